@@ -1,0 +1,60 @@
+# Carrier Portal — `make help` lists the targets.
+export GOTOOLCHAIN := go1.27.3
+SHELL := /bin/bash
+
+PORT ?= 8080
+DB_NAME ?= portal
+STATICCHECK_VERSION ?= 2026.1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test generate lint bench migrate seed db-start db-stop build fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/portal
+	go build -o bin/portal ./cmd/portal
+
+db-start: ## start the private PostgreSQL cluster under .data/ (unless DATABASE_URL is set)
+	@if [ -z "$$DATABASE_URL" ]; then .ci/postgres.sh start $(DB_NAME); else echo "$$DATABASE_URL"; fi
+
+db-stop: ## stop the private PostgreSQL cluster
+	@.ci/postgres.sh stop
+
+migrate: ## apply database migrations
+	@url=$${DATABASE_URL:-$$(.ci/postgres.sh start $(DB_NAME))}; DATABASE_URL=$$url go run ./cmd/portal migrate
+
+seed: ## load the demo data (idempotent)
+	@url=$${DATABASE_URL:-$$(.ci/postgres.sh start $(DB_NAME))}; DATABASE_URL=$$url go run ./cmd/portal seed --demo
+
+run: build ## start Postgres, migrate, seed the demo data and serve on http://localhost:$(PORT)
+	@url=$${DATABASE_URL:-$$(.ci/postgres.sh start $(DB_NAME))}; \
+	export DATABASE_URL=$$url PORT=$(PORT); \
+	./bin/portal migrate && ./bin/portal seed --demo && exec ./bin/portal serve
+
+test: ## bring up Postgres, Mailpit and Chromium, then run every test with -race
+	@url=$$(.ci/postgres.sh start portal_test); \
+	eval "$$(.ci/mailpit.sh start)"; \
+	chromium=$$(.ci/chromium.sh); \
+	export TEST_DATABASE_URL=$$url MAILPIT_SMTP MAILPIT_API CHROMIUM_PATH=$$chromium; \
+	go test -race -count=1 -timeout 20m ./...
+
+generate: ## regenerate templ components
+	go tool templ generate
+
+lint: ## gofmt check, go vet, staticcheck, and generated files up to date
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	go tool templ generate && git diff --exit-code -- '*_templ.go'
+
+fuzz: ## run each fuzz test for a short while
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: ## run the micro-benchmarks
+	@url=$$(.ci/postgres.sh start portal_test); TEST_DATABASE_URL=$$url go test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"carrierportal/web"
+)
+
+// limit is one rate limit: at most n events per window for a key.
+type limit struct {
+	name   string
+	n      int
+	window time.Duration
+}
+
+// The rate limits, per client IP and per target (email or account).
+var (
+	limitLoginIP     = limit{"login_ip", 30, 15 * time.Minute}
+	limitLoginEmail  = limit{"login_email", 10, 15 * time.Minute}
+	limitMailIP      = limit{"mail_ip", 20, time.Hour}
+	limitMailAddress = limit{"mail_addr", 5, time.Hour}
+	limitSignupIP    = limit{"signup_ip", 10, time.Hour}
+)
+
+// allow counts one event against l for key (shared by every instance through
+// Postgres) and answers 429 when over the limit. It fails closed.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, l limit, key string) bool {
+	ok, retry, err := s.db.Hit(r.Context(), l.name+":"+strings.ToLower(key), l.n, l.window)
+	if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	if ok {
+		return true
+	}
+	secs := int(retry.Seconds()) + 1
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	mins := (secs + 59) / 60
+	msg := fmt.Sprintf("You have made too many attempts. Please try again in %d minute%s.", mins, plural(mins))
+	s.render(w, r, http.StatusTooManyRequests, web.ErrorPage(s.chrome(r, "Too many requests"), 429, "Too many requests", msg))
+	return false
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,43 @@
+// Package server is the portal's HTTP layer: the chi routes (all in
+// routes.go), middleware and one file of handlers per area.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/go-chi/chi/v5"
+
+	"carrierportal/internal/config"
+	"carrierportal/internal/postgres"
+)
+
+// Server holds what every handler needs.
+type Server struct {
+	cfg      *config.Config
+	db       *postgres.DB
+	log      *slog.Logger
+	sessions *scs.SessionManager
+	staff    *scs.SessionManager
+	store    *pgxstore.PostgresStore
+	// confirmers handle email links by token purpose.
+	confirmers map[string]confirmer
+	handler    http.Handler
+	router     chi.Router
+}
+
+// New wires a server. Close releases its background work.
+func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
+	s := &Server{cfg: cfg, db: db, log: logger}
+	s.store = pgxstore.NewWithCleanupInterval(db.Pool, 0)
+	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
+	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
+	s.confirmers = s.newConfirmers()
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
