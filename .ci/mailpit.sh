@@ -76,7 +76,7 @@ start() {
     nohup "$MAILPIT" --listen "$HTTP" --smtp "$SMTP" \
       --smtp-auth-accept-any --smtp-auth-allow-insecure --smtp-disable-rdns \
       --database "$DB" --disable-version-check \
-      </dev/null >>"$LOG" 2>&1 &
+      </dev/null >>"$LOG" 2>&1 9>&- &
     echo $! >"$PIDFILE"
     for _ in $(seq 60); do
       api_ok && break

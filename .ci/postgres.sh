@@ -112,7 +112,7 @@ start() {
     kill_orphans
     free_port
     touch "$LOG" && { ! is_root || chown postgres: "$LOG"; }
-    as_pg "$BIN/pg_ctl" start -D "$PGDATA" -l "$LOG" -w -t 30 -o "-p $PORT" >&2 ||
+    as_pg "$BIN/pg_ctl" start -D "$PGDATA" -l "$LOG" -w -t 30 -o "-p $PORT" >&2 9>&- ||
       { tail -20 "$LOG" >&2; exit 1; }
   fi
   for _ in $(seq 60); do ready && break; sleep 0.5; done
