@@ -186,6 +186,7 @@ func TestSessionCookie(t *testing.T) {
 func TestForgotPasswordEnumerationSafe(t *testing.T) {
 	a := newTestApp(t, nil)
 	a.newCustomer("Forgot Co", "forgot@example.test")
+	n := a.mailCount("forgot@example.test")
 	known := a.client().post("/password/forgot", url.Values{"email": {"forgot@example.test"}})
 	unknown := a.client().post("/password/forgot", url.Values{"email": {"ghost@example.test"}})
 	kb := strings.ReplaceAll(stripRequestID(known.body), "forgot@example.test", "X")
@@ -193,7 +194,10 @@ func TestForgotPasswordEnumerationSafe(t *testing.T) {
 	if known.StatusCode != unknown.StatusCode || kb != ub {
 		t.Fatalf("forgot-password answers differ: %d vs %d", known.StatusCode, unknown.StatusCode)
 	}
-	m := a.waitMail("forgot@example.test")
+	m := a.waitMailCount("forgot@example.test", n+1)
+	if !strings.Contains(m.Text, testBaseURL+"/verify/") {
+		t.Errorf("reset link does not use the configured base URL: %s", m.Text)
+	}
 	link := linkPath(t, m)
 	c := a.client()
 	if r := c.get(link); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "New password") {
@@ -305,11 +309,12 @@ func TestTokens(t *testing.T) {
 		if r := c.post("/verify/resend", url.Values{"email": {"tom@example.test"}}); r.StatusCode != http.StatusOK {
 			t.Fatalf("resend: %d", r.StatusCode)
 		}
-		// Tom is verified now, so no new token; make one by hand through a reset.
+		// Tom is verified now, so no new verification; use a reset link.
+		n := a.mailCount("tom@example.test")
 		if r := c.post("/password/forgot", url.Values{"email": {"tom@example.test"}}); r.StatusCode != http.StatusOK {
 			t.Fatalf("forgot: %d", r.StatusCode)
 		}
-		link := linkPath(t, a.waitMail("tom@example.test"))
+		link := linkPath(t, a.waitMailCount("tom@example.test", n+1))
 		if _, err := a.pool.Exec(context.Background(), `UPDATE verification_tokens SET expires_at = now() - interval '1 second' WHERE purpose = 'reset_password'`); err != nil {
 			t.Fatal(err)
 		}
@@ -343,4 +348,22 @@ func (a *testApp) waitMailCount(to string, n int) postgres.DevMail {
 		a.t.Fatalf("%s has %d emails, want %d", to, a.mailCount(to), n)
 	}
 	return a.waitMail(to)
+}
+
+// Links come from the configured base URL, never from the request's Host.
+func TestLinksIgnoreHostHeader(t *testing.T) {
+	a := newTestApp(t, nil)
+	a.newCustomer("Host Co", "host@example.test")
+	n := a.mailCount("host@example.test")
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/password/forgot", strings.NewReader("email=host%40example.test"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "evil.example"
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	if r := a.client().do(req); r.StatusCode != http.StatusOK {
+		t.Fatalf("forgot with a foreign Host: %d", r.StatusCode)
+	}
+	m := a.waitMailCount("host@example.test", n+1)
+	if strings.Contains(m.Text, "evil.example") || !strings.Contains(m.Text, testBaseURL+"/verify/") {
+		t.Fatalf("link not built from the base URL: %s", m.Text)
+	}
 }
