@@ -18,13 +18,19 @@ const (
 	keyUserID  = "uid"
 	keyLoginAt = "login_at" // absolute timeout counts from here
 	keyAuthAt  = "auth_at"  // last password proof, for re-authentication
-	keySeenAt  = "seen_at"  // idle timeout, refreshed at most every seenEvery
+	keySeenAt  = "seen_ms"  // idle timeout (unix ms), refreshed at most every seenEvery
 	keyEpoch   = "epoch"
 	keyStaffID = "staff_id"
 )
 
 // seenEvery bounds how often a plain GET writes to the session store to keep
-// the idle timer fresh.
+// the idle timer fresh: at most every two minutes, and often enough that an
+// active user never hits the idle timeout.
+func (s *Server) seenInterval() time.Duration {
+	return min(seenEvery, s.cfg.IdleTimeout/4)
+}
+
+// seenEvery is the longest interval between idle-timer refreshes.
 const seenEvery = 2 * time.Minute
 
 func newSessionManager(cfg *config.Config, store *pgxstore.PostgresStore, name, path string) *scs.SessionManager {
@@ -83,7 +89,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		now := time.Now()
 		loginAt := time.Unix(s.sessions.GetInt64(ctx, keyLoginAt), 0)
-		seenAt := time.Unix(s.sessions.GetInt64(ctx, keySeenAt), 0)
+		seenAt := time.UnixMilli(s.sessions.GetInt64(ctx, keySeenAt))
 		if now.Sub(loginAt) > s.cfg.SessionLifetime || now.Sub(seenAt) > s.cfg.IdleTimeout {
 			s.endSession(ctx)
 			next.ServeHTTP(w, r)
@@ -99,8 +105,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.serverError(w, r, err)
 			return
 		}
-		if now.Sub(seenAt) > seenEvery {
-			s.sessions.Put(ctx, keySeenAt, now.Unix())
+		if now.Sub(seenAt) > s.seenInterval() {
+			s.sessions.Put(ctx, keySeenAt, now.UnixMilli())
 		}
 		if info, ok := ctx.Value(ctxInfo).(*reqInfo); ok {
 			info.userID = u.ID
@@ -123,7 +129,7 @@ func (s *Server) startSession(ctx context.Context, u *portal.User) error {
 	s.sessions.Put(ctx, keyUserID, u.ID)
 	s.sessions.Put(ctx, keyLoginAt, now)
 	s.sessions.Put(ctx, keyAuthAt, now)
-	s.sessions.Put(ctx, keySeenAt, now)
+	s.sessions.Put(ctx, keySeenAt, time.Now().UnixMilli())
 	s.sessions.Put(ctx, keyEpoch, u.SessionEpoch)
 	return nil
 }
