@@ -1,12 +1,17 @@
 package web
 
+import "github.com/a-h/templ"
+
 // Chrome is what every page's frame shows: the header bar, the menu and the
 // flash message. Handlers fill it; pages only add their content.
 type Chrome struct {
-	Title     string
-	User      *UserChrome
-	Account   *AccountChrome
-	Nav       []NavItem
+	Title   string
+	User    *UserChrome
+	Account *AccountChrome
+	Nav     []NavItem
+	// Picker is the account picker beside the account name, when the
+	// family has the Sub-Accounts feature.
+	Picker    templ.Component
 	Flash     *Flash
 	RequestID string
 	// Staff marks the staff console, which has its own header.
