@@ -79,6 +79,34 @@ func NewTestDB(t testing.TB) string {
 	return withDatabase(base, name)
 }
 
+// NewEmptyTestDB returns the URL of a fresh database with no schema at all,
+// dropped when the test ends.
+func NewEmptyTestDB(t testing.TB) string {
+	t.Helper()
+	base := TestURL(t)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "e_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return withDatabase(base, name)
+}
+
 // NewTestPool returns a pool on a fresh test database.
 func NewTestPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
