@@ -38,7 +38,13 @@ const testBaseURL = "https://portal.example.test"
 
 func newTestApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
-	dbURL := postgres.NewTestDB(t)
+	return startTestApp(t, postgres.NewTestDB(t), env)
+}
+
+// startTestApp starts an instance of the portal on an existing database;
+// several instances on one database stand for a scaled-out deployment.
+func startTestApp(t testing.TB, dbURL string, env map[string]string) *testApp {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	vars := map[string]string{"DATABASE_URL": dbURL, "PORTAL_ENV": "test", "PORTAL_BASE_URL": testBaseURL}
 	for k, v := range env {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"net/http/httptest"
 	"time"
 )
@@ -9,3 +11,7 @@ import (
 func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodPost, "/", nil) }
 
 func sleepBriefly() { time.Sleep(50 * time.Millisecond) }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
