@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 PORT ?= 8080
 DB_NAME ?= portal
-STATICCHECK_VERSION ?= 2026.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .DEFAULT_GOAL := help
 

@@ -8,7 +8,6 @@ import (
 	"carrierportal/internal/portal"
 )
 
-
 // AuditTx appends one event to the audit log inside q (a tx or the pool).
 func AuditTx(ctx context.Context, q querier, actor portal.Actor, ev portal.AuditEvent) error {
 	if ev.Outcome == "" {

@@ -92,7 +92,10 @@ func startTestApp(t testing.TB, dbURL string, env map[string]string) *testApp {
 
 type testWriter struct{ t testing.TB }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // client is a browser-like HTTP client with its own cookie jar that does not
 // follow redirects, so tests see each response.

@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
-	"net/http/httptest"
 	"time"
 )
 
