@@ -28,8 +28,8 @@ type demoAccount struct {
 
 var demoAccounts = []demoAccount{
 	{"acme", "31415900", "Acme Telecom", "ACME", "billing@acme.test", "", "active"},
-	{"west", "31415901", "Acme West", "West", "west@acme.test", "acme", "active"},
-	{"east", "31415902", "Acme East", "East", "east@acme.test", "acme", "active"},
+	{"west", "31415901", "Acme West", "Pacific", "west@acme.test", "acme", "active"},
+	{"east", "31415902", "Acme East", "Atlantic", "east@acme.test", "acme", "active"},
 	{"labs", "31415903", "Acme Labs", "Labs", "labs@acme.test", "acme", "pending_activation"},
 	{"globex", "27182800", "Globex Networks", "Globex", "noc@globex.test", "", "active"},
 	{"initech", "16180300", "Initech Voice", "", "it@initech.test", "", "active"},
@@ -126,9 +126,37 @@ func (db *DB) SeedDemo(ctx context.Context) (bool, error) {
 			VALUES ($1, 'sub_accounts', $2, now() - interval '2 days')`, ids["globex"], userIDs["owner@globex.test"]); err != nil {
 			return fmt.Errorf("pending request: %w", err)
 		}
+		if err := seedInvitations(ctx, tx, ids, userIDs); err != nil {
+			return err
+		}
 		return seedResources(ctx, tx, ids, userIDs)
 	})
 	return err == nil, mapErr(err, "seed demo")
+}
+
+// seedInvitations leaves one pending and one expired invitation in Acme's
+// User Management. Their links were never sent; resending issues one.
+func seedInvitations(ctx context.Context, tx pgx.Tx, accounts, users map[string]int64) error {
+	invites := []struct {
+		email, name, account, role string
+		sentDaysAgo                int
+	}{
+		{"newhire@acme.test", "Nina Newhire", "west", "general", 2},
+		{"late@acme.test", "Lou Late", "east", "power", 9},
+	}
+	for _, in := range invites {
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO invitations (account_id, email, full_name, invited_by, created_at, sent_at, expires_at)
+			VALUES ($1, $2, $3, $4, now() - make_interval(days => $5), now() - make_interval(days => $5), now() - make_interval(days => $5) + $6::interval)
+			RETURNING id`, accounts["acme"], in.email, in.name, users["principal@acme.test"], in.sentDaysAgo, portal.InviteTTL.String()).Scan(&id); err != nil {
+			return fmt.Errorf("invitation %s: %w", in.email, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO invitation_roles (invitation_id, account_id, role) VALUES ($1, $2, $3)`,
+			id, accounts[in.account], in.role); err != nil {
+			return fmt.Errorf("invitation role %s: %w", in.email, err)
+		}
+	}
+	return nil
 }
 
 // seedResources fills the demo accounts with resources; it grows as the
