@@ -76,6 +76,9 @@ const (
 	PurposeActivateAccount = "activate_account"
 	PurposeAcceptInvite    = "accept_invite"
 	PurposeResetPassword   = "reset_password"
+	// PurposeContactEmail confirms a new contact email address of an
+	// account (customer info): the address other flows send to.
+	PurposeContactEmail = "contact_email"
 )
 
 // Token lifetimes, documented in the README.

@@ -41,14 +41,14 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 		}
 		aa, err := s.db.Access(r.Context(), u.ID, chi.URLParam(r, "acct"))
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
-			s.notFound(w, r)
+			s.noAccess(w, r, u)
 			return
 		}
 		if err != nil {
 			s.serverError(w, r, err) // fail closed
 			return
 		}
-		if r.Method == http.MethodGet {
+		if r.Method == http.MethodGet && !lastAccountIs(r.Context(), aa.Account.ID) {
 			_ = s.db.RememberAccount(r.Context(), u.ID, aa.Account.ID)
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxAccess, aa)))
@@ -83,6 +83,16 @@ type navEntry struct {
 // and the family's features allow the page behind it.
 var menu = []navEntry{
 	{"Dashboard", "", portal.ActionViewAccount},
+	{"DIDs", "dids", portal.ActionViewAccount},
+	{"Interconnection", "interconnection", portal.ActionViewAccount},
+	{"CDRs", "cdrs", portal.ActionViewAccount},
+	{"Billing", "billing", portal.ActionViewAccount},
+	{"API Keys", "api-keys", portal.ActionManageAPIKeys},
+	{"Customer info", "profile", portal.ActionViewAccount},
+	{"Features", "preferences/features", portal.ActionViewAccount},
+	{"Advanced Settings", "settings", portal.ActionManageSubAccounts},
+	{"User Management", "settings/users", portal.ActionManageUsers},
+	{"Audit Log", "settings/audit", portal.ActionViewAudit},
 }
 
 // nav builds the menu for the current account.
@@ -98,6 +108,16 @@ func (s *Server) nav(r *http.Request, aa *postgres.AccountAccess) []web.NavItem 
 			active = r.URL.Path == href || r.URL.Path == href+"/"
 		}
 		items = append(items, web.NavItem{Label: e.label, Href: href, Active: active, TestID: "nav-" + strings.ReplaceAll(strings.ToLower(e.label), " ", "-")})
+	}
+	// Pages nest (settings, settings/users): only the closest entry is active.
+	best := -1
+	for i, it := range items {
+		if it.Active && (best < 0 || len(it.Href) > len(items[best].Href)) {
+			best = i
+		}
+	}
+	for i := range items {
+		items[i].Active = i == best
 	}
 	return items
 }
@@ -115,14 +135,6 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/accounts/"+acct.TechPrefix)
-}
-
-// dashboard is the account's start page.
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	aa := accessFrom(r.Context())
-	s.render(w, r, http.StatusOK, web.DashboardPage(s.chrome(r, "Dashboard"), web.DashboardProps{
-		Company: aa.Account.CompanyName, TechPrefix: aa.Account.TechPrefix, Status: aa.Account.Status, Role: aa.Role.Label(),
-	}))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

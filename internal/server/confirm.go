@@ -40,6 +40,10 @@ func (s *Server) newConfirmers() map[string]confirmer {
 			},
 			redeem: s.redeemChangeEmail,
 		},
+		portal.PurposeContactEmail:    {show: s.showContactEmail, redeem: s.redeemContactEmail},
+		portal.PurposeAcceptInvite:    {show: s.showInvite, redeem: s.redeemInvite},
+		portal.PurposeLinkAccount:     {show: s.showLink, redeem: s.redeemLink},
+		portal.PurposeActivateAccount: {show: s.showActivate, redeem: s.redeemActivate},
 	}
 }
 

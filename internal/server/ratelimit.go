@@ -23,6 +23,11 @@ var (
 	limitMailIP      = limit{"mail_ip", 20, time.Hour}
 	limitMailAddress = limit{"mail_addr", 5, time.Hour}
 	limitSignupIP    = limit{"signup_ip", 10, time.Hour}
+	// Feature requests, per family: a family cannot flood the staff queue.
+	limitFeatureRequest = limit{"feature_request", 6, time.Hour}
+	// Staff sign-in has its own counters, apart from the customers'.
+	limitStaffLoginIP    = limit{"staff_login_ip", 30, 15 * time.Minute}
+	limitStaffLoginEmail = limit{"staff_login_email", 10, 15 * time.Minute}
 )
 
 // allow counts one event against l for key (shared by every instance through

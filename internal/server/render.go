@@ -35,6 +35,7 @@ func (s *Server) chrome(r *http.Request, title string) web.Chrome {
 		c.Account = &web.AccountChrome{TechPrefix: aa.Account.TechPrefix, Company: aa.Account.CompanyName,
 			Alias: aa.Account.CompanyAlias, Status: aa.Account.Status}
 		c.Nav = s.nav(r, aa)
+		c.Picker = s.pickerFor(r, aa)
 	}
 	c.Flash = s.popFlash(w0(r), r)
 	return c

@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// BillingRow is one account of the Billing Summary: its charges in a month
+// by category (in ChargeCategories order) and in total.
+type BillingRow struct {
+	ID           int64
+	TechPrefix   string
+	CompanyName  string
+	CompanyAlias string
+	Status       string
+	ByCategory   []int64
+	Total        int64
+}
+
+// MonthAmount is the charges of one month.
+type MonthAmount struct {
+	Month  time.Time
+	Amount int64
+}
+
+// BillingSummary is one page of the Billing Summary.
+type BillingSummary struct {
+	Rows []BillingRow
+	// Accounts is how many accounts matched; Totals and Total add up all
+	// of them, not only this page.
+	Accounts int
+	Totals   []int64
+	Total    int64
+	// Chart is every visible account's charges per month, oldest first,
+	// for the twelve months ending with the current one.
+	Chart []MonthAmount
+}
+
+var billingSorts = map[string]string{
+	"company": "lower(company_name)",
+	"prefix":  "tech_prefix",
+	"total":   "total",
+}
+
+// ValidBillingSort reports whether s is a sort key of the Billing Summary.
+func ValidBillingSort(s string) bool { _, ok := billingSorts[s]; return ok }
+
+// byCategorySQL pivots charge_monthly rows (as c) into one column per
+// category, in ChargeCategories order, and their total.
+const byCategorySQL = `coalesce(sum(c.amount_micros) FILTER (WHERE c.category = 'usage'), 0) AS usage,
+		coalesce(sum(c.amount_micros) FILTER (WHERE c.category = 'number_rental'), 0) AS number_rental,
+		coalesce(sum(c.amount_micros) FILTER (WHERE c.category = 'messaging'), 0) AS messaging,
+		coalesce(sum(c.amount_micros) FILTER (WHERE c.category = 'taxes'), 0) AS taxes,
+		coalesce(sum(c.amount_micros), 0) AS total`
+
+// billingRowsSQL pivots the monthly rollup ($2) of the accounts of page.
+const billingRowsSQL = `SELECT v.id, v.tech_prefix, v.company_name, v.company_alias, v.status, ` + byCategorySQL + `
+	FROM page v LEFT JOIN charge_monthly c ON c.account_id = v.id AND c.month = $2
+	GROUP BY v.id, v.tech_prefix, v.company_name, v.company_alias, v.status`
+
+func scanBillingRow(row pgx.Row) (BillingRow, error) {
+	r := BillingRow{ByCategory: make([]int64, len(ChargeCategories))}
+	err := row.Scan(&r.ID, &r.TechPrefix, &r.CompanyName, &r.CompanyAlias, &r.Status,
+		&r.ByCategory[0], &r.ByCategory[1], &r.ByCategory[2], &r.ByCategory[3], &r.Total)
+	return r, err
+}
+
+// billingSQL selects the Billing Summary rows of q; a page sorted by company
+// or prefix is cut before its charges are looked up.
+func billingSQL(q SummaryQuery, where string, page bool) string {
+	base := q.Sort != "total"
+	sql := `WITH vis AS (` + visibleSQL + where + `), page AS (` + pageSQL(billingSorts, q, base && page) + `),
+		rows AS (` + billingRowsSQL + `) SELECT * FROM rows` + orderBy(billingSorts, q.Sort, q.Desc)
+	if page && !base {
+		sql += limitSQL(q)
+	}
+	return sql
+}
+
+// BillingSummaryPage loads one page of the Billing Summary for a month, the
+// totals of every matching account by category, and the twelve-month chart
+// of every visible account, in one round trip, from the rollups only.
+func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQuery, now time.Time) (*BillingSummary, error) {
+	month := MonthStart(q.Month)
+	last := MonthStart(now)
+	first := last.AddDate(0, -11, 0)
+	where, args := searchFilter(q.Q, 3)
+	args = append([]any{userID, month}, args...)
+	bs := &BillingSummary{Totals: make([]int64, len(ChargeCategories))}
+	b := &pgx.Batch{}
+	b.Queue(billingSQL(q, where, true), args...).Query(func(r pgx.Rows) (err error) {
+		bs.Rows, err = scanAll(r, scanBillingRow)
+		return err
+	})
+	// Without a search, the month's totals are the chart's bar for it.
+	fromChart := where == "" && !month.Before(first) && !month.After(last)
+	totals := `NULL::bigint[]`
+	if !fromChart {
+		totals = `(SELECT ARRAY[usage, number_rental, messaging, taxes, total] FROM (SELECT ` + byCategorySQL + `
+			FROM charge_monthly c WHERE c.month = $2 AND c.account_id IN (SELECT id FROM vis)) t)`
+	}
+	var sums []int64
+	targs := args
+	if fromChart {
+		targs = args[:1] // the month is not asked for
+	}
+	b.Queue(`WITH vis AS (`+visibleSQL+where+`) SELECT (SELECT count(*) FROM vis), `+totals, targs...).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts, &sums) })
+	chart := queueFamilyCharges(b, userID, first, last)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, mapErr(err, "billing summary")
+	}
+	if fromChart {
+		sums = make([]int64, len(ChargeCategories)+1)
+		for i, a := range chart[month] {
+			sums[i] = a
+			sums[len(sums)-1] += a
+		}
+	}
+	copy(bs.Totals, sums)
+	bs.Total = sums[len(ChargeCategories)]
+	for m := first; !m.After(last); m = m.AddDate(0, 1, 0) {
+		var total int64
+		for _, a := range chart[m] {
+			total += a
+		}
+		bs.Chart = append(bs.Chart, MonthAmount{Month: m, Amount: total})
+	}
+	return bs, nil
+}
+
+// familyChargesSQL adds up the visible accounts' charges per month and
+// category between $2 and $3. Whole families (the user is Principal of the
+// root) are read from the family rollup, less their closed accounts;
+// accounts seen one by one (as Power) from their own rollups. The result
+// equals summing every visible account's rollup, at a cost that does not
+// grow with the family.
+const familyChargesSQL = `WITH fam AS (
+		SELECT m.account_id AS root_id FROM memberships m JOIN accounts a ON a.id = m.account_id
+		WHERE m.user_id = $1 AND m.role = 'principal' AND a.parent_id IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = a.id)
+		  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = a.id AND f.feature = 'sub_accounts')
+	), vis AS (` + visibleSQL + `)
+	SELECT month, category, sum(amount) FROM (
+		SELECT month, category, amount_micros AS amount FROM family_charge_monthly
+		WHERE root_id IN (SELECT root_id FROM fam) AND month BETWEEN $2 AND $3
+		UNION ALL
+		SELECT c.month, c.category, -c.amount_micros FROM charge_monthly c JOIN accounts a ON a.id = c.account_id
+		WHERE a.status = 'closed' AND coalesce(a.parent_id, a.id) IN (SELECT root_id FROM fam) AND c.month BETWEEN $2 AND $3
+		UNION ALL
+		SELECT c.month, c.category, c.amount_micros FROM vis v JOIN charge_monthly c ON c.account_id = v.id
+		WHERE coalesce(v.parent_id, v.id) NOT IN (SELECT root_id FROM fam) AND c.month BETWEEN $2 AND $3
+	) x GROUP BY month, category`
+
+// queueFamilyCharges queues familyChargesSQL; once the batch has run, the
+// map holds each month's amounts by category (ChargeCategories order).
+func queueFamilyCharges(b *pgx.Batch, userID int64, first, last time.Time) map[time.Time][]int64 {
+	out := map[time.Time][]int64{}
+	b.Queue(familyChargesSQL, userID, first, last).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var m time.Time
+			var cat string
+			var amount int64
+			if err := rows.Scan(&m, &cat, &amount); err != nil {
+				return err
+			}
+			m = MonthStart(m)
+			if out[m] == nil {
+				out[m] = make([]int64, len(ChargeCategories))
+			}
+			for i, c := range ChargeCategories {
+				if c == cat {
+					out[m][i] += amount
+				}
+			}
+		}
+		return rows.Err()
+	})
+	return out
+}
+
+// StreamBillingSummary calls fn with every matching account of the Billing
+// Summary for a month, in the order asked for, straight from the database
+// rows.
+func (db *DB) StreamBillingSummary(ctx context.Context, userID int64, q SummaryQuery, fn func(*BillingRow) error) error {
+	where, args := searchFilter(q.Q, 3)
+	args = append([]any{userID, MonthStart(q.Month)}, args...)
+	rows, err := db.Pool.Query(ctx, billingSQL(q, where, false), args...)
+	if err != nil {
+		return mapErr(err, "billing export")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanBillingRow(rows)
+		if err != nil {
+			return mapErr(err, "billing export")
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err(), "billing export")
+}

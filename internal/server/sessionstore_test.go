@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Once the store reads a session together with its user, a change made
+// anywhere else in the database still counts on the very next request.
+func TestSessionReadStaysCurrent(t *testing.T) {
+	ctx := context.Background()
+	steps := []struct {
+		name, sql string
+	}{
+		{"password changed elsewhere", `UPDATE users SET session_epoch = session_epoch + 1 WHERE lower(email) = $1`},
+		{"signed out elsewhere", `DELETE FROM sessions WHERE data IS NOT NULL AND token IN (SELECT token FROM sessions)`},
+		{"session expired", `UPDATE sessions SET expiry = now() - interval '1 second'`},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			a := newTestApp(t, nil)
+			c, prefix := a.newCustomer("Current Co", "current@example.test")
+			for i := range 3 { // the first request teaches the store whose token it is
+				if r := c.get("/accounts/" + prefix); r.StatusCode != http.StatusOK {
+					t.Fatalf("request %d: status %d", i, r.StatusCode)
+				}
+			}
+			arg := any("current@example.test")
+			if s.name != "password changed elsewhere" {
+				if _, err := a.pool.Exec(ctx, s.sql); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := a.pool.Exec(ctx, s.sql, arg); err != nil {
+				t.Fatal(err)
+			}
+			if r := c.get("/accounts/" + prefix); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("after %s: status %d, want a redirect to sign in", s.name, r.StatusCode)
+			}
+		})
+	}
+}
+
+// A wrong hint about whose token it is never signs the caller in as
+// someone else: the session's own user id decides.
+func TestSessionHintIsOnlyAHint(t *testing.T) {
+	a := newTestApp(t, nil)
+	c, prefix := a.newCustomer("Hint Co", "hint@example.test")
+	_, other := a.newCustomer("Other Co", "other@example.test")
+	if r := c.get("/accounts/" + prefix); r.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	var otherID int64
+	if err := a.pool.QueryRow(context.Background(), `SELECT id FROM users WHERE email = 'other@example.test'`).Scan(&otherID); err != nil {
+		t.Fatal(err)
+	}
+	token := c.cookie("portal_session").Value
+	a.app.store.hints.put(token, otherID)
+	if r := c.get("/accounts/" + prefix); r.StatusCode != http.StatusOK {
+		t.Fatalf("own account with a wrong hint: status %d", r.StatusCode)
+	}
+	if r := c.get("/accounts/" + other); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("other user's account with a wrong hint: status %d, want 404", r.StatusCode)
+	}
+}
+
+// Decoded sessions are shared by their bytes, so each caller must get its
+// own copy of the values.
+func TestGobCodecCopies(t *testing.T) {
+	c := newGobCodec()
+	deadline := time.Now().Add(time.Hour).Round(0)
+	b, err := c.Encode(deadline, map[string]any{keyUserID: int64(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v1, err := c.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1[keyUserID] = int64(8)
+	d2, v2, err := c.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v2[keyUserID]; got != int64(7) {
+		t.Errorf("second decode sees %v, want 7", got)
+	}
+	if !d2.Equal(deadline) {
+		t.Errorf("deadline %v, want %v", d2, deadline)
+	}
+}
