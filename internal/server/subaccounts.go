@@ -55,10 +55,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	p := web.SettingsProps{Base: acctURL(aa, ""), Q: q, Total: total}
-	if aa.Can(portal.ActionManageUsers) {
-		p.UsersURL = acctURL(aa, "settings/users")
-	}
+	p := web.SettingsProps{Base: acctURL(aa, ""), Q: q, Total: total, Tabs: settingsTabs(r, aa)}
 	for _, sa := range rows {
 		row := web.SubAccountRow{Company: sa.CompanyName, Alias: sa.CompanyAlias, Prefix: sa.TechPrefix, Status: sa.Status,
 			Created: dateText(sa.CreatedAt), Balance: sa.Balance, OpenURL: "/accounts/" + sa.TechPrefix,
