@@ -149,7 +149,7 @@ func CDRsPage(c Chrome, p CDRsProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div><div class=\"actions\" style=\"margin-top:1rem\"><button class=\"btn\" type=\"submit\" data-testid=\"cdr-filter\">Show calls</button> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div><div class=\"actions form-actions\"><button class=\"btn\" type=\"submit\" data-testid=\"cdr-filter\">Show calls</button> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -142,7 +142,7 @@ func DIDsPage(c Chrome, p DIDsProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" class=\"row filters\" data-testid=\"did-search-form\" role=\"search\"><div class=\"field\"><label for=\"f-q\">Search by number or label</label> <input id=\"f-q\" name=\"q\" type=\"search\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" class=\"row filters\" data-testid=\"did-search-form\" role=\"search\"><div class=\"field search\"><label for=\"f-q\">Search by number or label</label> <input id=\"f-q\" name=\"q\" type=\"search\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
