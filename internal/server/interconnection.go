@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"carrierportal/internal/portal"
+	"carrierportal/internal/postgres"
 	"carrierportal/web"
 )
 
@@ -98,7 +99,7 @@ func (s *Server) hostAdd(w http.ResponseWriter, r *http.Request) {
 		s.icFailed(w, r, err, in, "address", again)
 		return
 	}
-	s.icDone(w, r, "Added host "+p.String()+".")
+	s.icDone(w, r, "Added host "+postgres.SIPHost{Address: p}.Display()+".")
 }
 
 // icEdit renders the edit page of one host, credential or route.
