@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test generate lint bench migrate seed db-start db-stop build fuzz
+.PHONY: help run test generate lint bench microbench migrate seed db-start db-stop build fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,5 +56,14 @@ fuzz: ## run each fuzz test for a short while
 	  done; \
 	done
 
-bench: ## run the micro-benchmarks
+LARGE_DB ?= portal_large
+SEED_FLAGS ?=
+BENCH_FLAGS ?=
+
+bench: ## seed the large data set once (SEED_FLAGS), then measure the targets (BENCH_FLAGS); table + .data/bench.json
+	@url=$$(.ci/postgres.sh start $(LARGE_DB)); \
+	export DATABASE_URL=$$url; \
+	go run ./cmd/portal seed --large $(SEED_FLAGS) && go run ./cmd/portal-bench $(BENCH_FLAGS)
+
+microbench: ## run the Go micro-benchmarks (compare runs with benchstat)
 	@url=$$(.ci/postgres.sh start portal_test); TEST_DATABASE_URL=$$url go test -run '^$$' -bench . -benchmem ./...

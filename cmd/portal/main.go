@@ -4,6 +4,7 @@
 //	portal serve                 run the web server and email worker
 //	portal migrate               apply database migrations
 //	portal seed --demo           load the demo data (idempotent)
+//	portal seed --large          load the benchmark data set (once)
 //	portal staff create --email  add a carrier staff user
 package main
 
@@ -45,6 +46,8 @@ commands:
   serve                       run the web server and the email worker
   migrate                     apply database migrations
   seed --demo                 load the demo data (idempotent)
+  seed --large [--scale F]    load the benchmark data set into DATABASE_URL, once
+                              (--cdrs, --accounts, --users, --dids, --months, --anchor YYYY-MM-DD)
   staff create --email EMAIL  add a staff user (password from PORTAL_STAFF_PASSWORD or a prompt)
 `
 
@@ -68,13 +71,22 @@ func run(args []string) error {
 	case "seed":
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 		demo := fs.Bool("demo", false, "load the demo data")
+		large := fs.Bool("large", false, "load the benchmark data set")
+		lo := largeFlags(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if !*demo {
-			return errors.New("seed: say which data set: --demo")
+		switch {
+		case *demo && !*large:
+			return seedDemo(ctx, cfg, logger)
+		case *large && !*demo:
+			o, err := lo()
+			if err != nil {
+				return err
+			}
+			return seedLarge(ctx, cfg, logger, o)
 		}
-		return seedDemo(ctx, cfg, logger)
+		return errors.New("seed: say which data set: --demo or --large")
 	case "staff":
 		if len(args) < 2 || args[1] != "create" {
 			return errors.New("usage: portal staff create --email EMAIL [--name NAME]")
@@ -216,6 +228,72 @@ func seedDemo(ctx context.Context, cfg *config.Config, logger *slog.Logger) erro
 		logger.Info("demo data already present")
 	}
 	fmt.Println(postgres.DemoLogins(cfg.BaseURL))
+	return nil
+}
+
+// largeFlags declares the sizes of the large data set; the function it
+// returns reads them once the flags are parsed.
+func largeFlags(fs *flag.FlagSet) func() (postgres.LargeOptions, error) {
+	d := postgres.DefaultLargeOptions()
+	scale := fs.Float64("scale", 1, "multiply every default count by this")
+	cdrs := fs.Int("cdrs", 0, fmt.Sprintf("call records (default %d × scale)", d.CDRs))
+	accounts := fs.Int("accounts", 0, fmt.Sprintf("sub-accounts (default %d × scale)", d.SubAccounts))
+	users := fs.Int("users", 0, fmt.Sprintf("users (default %d × scale)", d.Users))
+	dids := fs.Int("dids", 0, fmt.Sprintf("phone numbers (default %d × scale)", d.DIDs))
+	months := fs.Int("months", d.Months, "calendar months of calls, ending with the anchor's")
+	anchor := fs.String("anchor", "", "last day with calls, YYYY-MM-DD (default today, UTC)")
+	return func() (postgres.LargeOptions, error) {
+		if *scale <= 0 {
+			return d, errors.New("seed: --scale must be positive")
+		}
+		o := d.Scaled(*scale)
+		for _, f := range []struct{ v, dst *int }{{cdrs, &o.CDRs}, {accounts, &o.SubAccounts}, {users, &o.Users}, {dids, &o.DIDs}} {
+			if *f.v > 0 {
+				*f.dst = *f.v
+			}
+		}
+		o.Months = *months
+		if *anchor != "" {
+			t, err := time.Parse(time.DateOnly, *anchor)
+			if err != nil {
+				return d, errors.New("seed: --anchor must be a date like 2026-12-04")
+			}
+			o.Anchor = t
+		}
+		return o, nil
+	}
+}
+
+// seedLarge loads the benchmark data set, unless the database has it.
+func seedLarge(ctx context.Context, cfg *config.Config, logger *slog.Logger, o postgres.LargeOptions) error {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	db := &postgres.DB{Pool: pool, BaseURL: cfg.BaseURL}
+	bar := newProgressBar(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+	o.Progress = bar.update
+	start := time.Now()
+	created, err := db.SeedLarge(ctx, o)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	info, err := db.LargeSet(ctx)
+	if err != nil {
+		return err
+	}
+	msg := "large data set already present"
+	if created {
+		msg = "large data set loaded"
+	}
+	logger.Info(msg, "sub_accounts", info.SubAccounts, "cdrs", info.CDRs, "first_day", info.First.Format(time.DateOnly),
+		"last_day", info.Last.Format(time.DateOnly), "seconds", int(time.Since(start).Seconds()))
+	fmt.Printf("Large family: root %s, principal %s (password %s)\n", postgres.LargeRootPrefix, postgres.LargePrincipalEmail, postgres.DemoPassword)
 	return nil
 }
 

@@ -18,12 +18,15 @@ func TestFormatPhoneCache(t *testing.T) {
 		t.Errorf("FormatPhone = %q, want %q", got, want)
 	}
 	for i := range phoneCacheSize + 10 {
-		FormatPhone(fmt.Sprintf("+1206%07d", i))
+		formatted.put(fmt.Sprintf("+1206%07d", i), "x")
 	}
 	formatted.mu.RLock()
 	n := len(formatted.m)
 	formatted.mu.RUnlock()
 	if n > phoneCacheSize {
 		t.Errorf("cache holds %d entries, limit %d", n, phoneCacheSize)
+	}
+	if got, want := FormatPhone("+12065550100"), "+1 206-555-0100"; got != want {
+		t.Errorf("after the cache started over, FormatPhone = %q, want %q", got, want)
 	}
 }

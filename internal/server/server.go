@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
 
@@ -21,7 +20,7 @@ type Server struct {
 	log      *slog.Logger
 	sessions *scs.SessionManager
 	staff    *scs.SessionManager
-	store    *pgxstore.PostgresStore
+	store    *sessionStore
 	// confirmers handle email links by token purpose.
 	confirmers map[string]confirmer
 	handler    http.Handler
@@ -31,7 +30,7 @@ type Server struct {
 // New wires a server. Close releases its background work.
 func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s := &Server{cfg: cfg, db: db, log: logger}
-	s.store = pgxstore.NewWithCleanupInterval(db.Pool, 0)
+	s.store = newSessionStore(db)
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
 	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
 	s.confirmers = s.newConfirmers()

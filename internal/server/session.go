@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 
 	"carrierportal/internal/config"
@@ -33,9 +32,10 @@ func (s *Server) seenInterval() time.Duration {
 // seenEvery is the longest interval between idle-timer refreshes.
 const seenEvery = 2 * time.Minute
 
-func newSessionManager(cfg *config.Config, store *pgxstore.PostgresStore, name, path string) *scs.SessionManager {
+func newSessionManager(cfg *config.Config, store scs.Store, name, path string) *scs.SessionManager {
 	m := scs.New()
 	m.Store = store
+	m.Codec = newGobCodec()
 	// The store's expiry is the absolute lifetime; idle expiry is enforced
 	// by authenticate without a write on every request.
 	m.Lifetime = cfg.SessionLifetime
@@ -95,7 +95,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := s.db.SessionUser(ctx, uid)
+		u, err := s.sessionUser(ctx, uid)
 		if portal.ErrorCode(err) == portal.ENOTFOUND || (err == nil && u.SessionEpoch != s.sessions.GetInt64(ctx, keyEpoch)) {
 			s.endSession(ctx)
 			next.ServeHTTP(w, r)

@@ -14,8 +14,8 @@ func TestSessionReadStaysCurrent(t *testing.T) {
 	steps := []struct {
 		name, sql string
 	}{
-		{"password changed elsewhere", `UPDATE users SET session_epoch = session_epoch + 1 WHERE lower(email) = $1`},
-		{"signed out elsewhere", `DELETE FROM sessions WHERE data IS NOT NULL AND token IN (SELECT token FROM sessions)`},
+		{"password changed elsewhere", `UPDATE users SET session_epoch = session_epoch + 1 WHERE email = 'current@example.test'`},
+		{"signed out elsewhere", `DELETE FROM sessions`},
 		{"session expired", `UPDATE sessions SET expiry = now() - interval '1 second'`},
 	}
 	for _, s := range steps {
@@ -27,12 +27,7 @@ func TestSessionReadStaysCurrent(t *testing.T) {
 					t.Fatalf("request %d: status %d", i, r.StatusCode)
 				}
 			}
-			arg := any("current@example.test")
-			if s.name != "password changed elsewhere" {
-				if _, err := a.pool.Exec(ctx, s.sql); err != nil {
-					t.Fatal(err)
-				}
-			} else if _, err := a.pool.Exec(ctx, s.sql, arg); err != nil {
+			if _, err := a.pool.Exec(ctx, s.sql); err != nil {
 				t.Fatal(err)
 			}
 			if r := c.get("/accounts/" + prefix); r.StatusCode != http.StatusSeeOther {

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+
+	"carrierportal/internal/portal"
+	"carrierportal/internal/postgres"
+)
+
+// sessionStore is the scs store: pgxstore, plus a read that fetches the
+// session and its user in one round trip once this process knows whose
+// token it is. Nothing is served from memory: every request still reads
+// the session row and the user row as they are in the database at that
+// moment, so a sign-out, a password change or an expiry on any instance
+// counts on the very next request everywhere. The token's user id is only
+// a hint for which user row to join; authenticate checks it against the
+// session's own data.
+type sessionStore struct {
+	*pgxstore.PostgresStore
+	db    *postgres.DB
+	hints *bounded[string, int64]
+}
+
+func newSessionStore(db *postgres.DB) *sessionStore {
+	return &sessionStore{PostgresStore: pgxstore.NewWithCleanupInterval(db.Pool, 0), db: db, hints: newBounded[string, int64](100_000)}
+}
+
+// sessionPrefetch carries, for one request, what the store read along with
+// the session for authenticate.
+type sessionPrefetch struct {
+	token  string
+	userID int64                 // the user the joined read asked for
+	read   *postgres.SessionRead // nil unless the joined read ran
+}
+
+type prefetchKey struct{}
+
+// FindCtx is scs's read of a session.
+func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	pf, _ := ctx.Value(prefetchKey{}).(*sessionPrefetch)
+	if pf == nil {
+		return st.PostgresStore.Find(token)
+	}
+	pf.token = token
+	uid, ok := st.hints.get(token)
+	if !ok {
+		return st.PostgresStore.Find(token)
+	}
+	sr, err := st.db.SessionWithUser(ctx, token, uid)
+	if err != nil {
+		return nil, false, err
+	}
+	pf.userID, pf.read = uid, sr
+	return sr.Data, sr.Found, nil
+}
+
+// Delete forgets the token along with the session.
+func (st *sessionStore) Delete(token string) error {
+	st.hints.del(token)
+	return st.PostgresStore.Delete(token)
+}
+
+// loadSession is the customer realm's session chain: load the session
+// (with its user, in one read, when possible), then authenticate.
+func (s *Server) loadSession(next http.Handler) http.Handler {
+	h := s.sessions.LoadAndSave(s.authenticate(next))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), prefetchKey{}, &sessionPrefetch{})))
+	})
+}
+
+// sessionUser returns the signed-in user uid: from the store's joined read
+// when it read that user, else from the database (and the store learns the
+// token's user for the next request).
+func (s *Server) sessionUser(ctx context.Context, uid int64) (*portal.User, error) {
+	pf, _ := ctx.Value(prefetchKey{}).(*sessionPrefetch)
+	if pf != nil && pf.read != nil && pf.userID == uid {
+		if pf.read.User == nil {
+			return nil, portal.ErrNotFound
+		}
+		return pf.read.User, nil
+	}
+	u, err := s.db.SessionUser(ctx, uid)
+	if err == nil && pf != nil && pf.token != "" {
+		s.store.hints.put(pf.token, uid)
+	}
+	return u, err
+}
+
+// lastAccountIs reports whether the read made for this request found that
+// the user's last opened account already is id (so nothing to record).
+func lastAccountIs(ctx context.Context, id int64) bool {
+	pf, _ := ctx.Value(prefetchKey{}).(*sessionPrefetch)
+	return pf != nil && pf.read != nil && pf.read.User != nil && pf.read.LastAccountID == id
+}
+
+// gobCodec is scs's gob codec with the decoded values remembered by the
+// exact bytes they came from. gob compiles a decoder for every session it
+// reads, which cost more than the rest of the session check; the same
+// bytes always decode to the same values, so this changes nothing else
+// (the stored format stays scs's).
+type gobCodec struct {
+	scs.GobCodec
+	decoded *bounded[string, decodedSession]
+}
+
+type decodedSession struct {
+	deadline time.Time
+	values   map[string]any
+}
+
+func newGobCodec() *gobCodec { return &gobCodec{decoded: newBounded[string, decodedSession](10_000)} }
+
+// Decode returns a fresh copy of the values: scs changes them in place.
+func (c *gobCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	if d, ok := c.decoded.get(string(b)); ok {
+		return d.deadline, maps.Clone(d.values), nil
+	}
+	deadline, values, err := c.GobCodec.Decode(b)
+	if err != nil {
+		return deadline, values, err
+	}
+	c.decoded.put(string(b), decodedSession{deadline, maps.Clone(values)})
+	return deadline, values, nil
+}
+
+// bounded is a concurrent map that starts over when it holds n entries: a
+// cache of hints that may be lost at any time.
+type bounded[K comparable, V any] struct {
+	mu sync.RWMutex
+	n  int
+	m  map[K]V
+}
+
+func newBounded[K comparable, V any](n int) *bounded[K, V] {
+	return &bounded[K, V]{n: n, m: make(map[K]V)}
+}
+
+func (b *bounded[K, V]) get(k K) (V, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	v, ok := b.m[k]
+	return v, ok
+}
+
+func (b *bounded[K, V]) put(k K, v V) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.m) >= b.n {
+		clear(b.m)
+	}
+	b.m[k] = v
+}
+
+func (b *bounded[K, V]) del(k K) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, k)
+}
