@@ -126,8 +126,11 @@ func (s *Server) nav(r *http.Request, aa *postgres.AccountAccess) []web.NavItem 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	acct, err := s.db.HomeAccount(r.Context(), userFrom(r.Context()).ID)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		s.render(w, r, http.StatusOK, web.ErrorPage(s.chrome(r, "No accounts"), 200, "No active accounts",
-			"Your login has no active accounts right now. If you think this is a mistake, contact the Principal user of your account."))
+		// Every account of the login was revoked, unlinked away or closed:
+		// the session has nothing left to reach.
+		s.endSession(r.Context())
+		s.setFlash(w, "error", "Your login has no active accounts right now, so you have been signed out. If you think this is a mistake, contact the Principal user of your account.")
+		redirect(w, r, "/login")
 		return
 	}
 	if err != nil {
