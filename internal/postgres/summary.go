@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,74 @@ const visibleSQL = `SELECT a.id, a.tech_prefix, a.company_name, a.company_alias,
 	       OR a.parent_id IN (SELECT m.account_id FROM memberships m WHERE m.user_id = $1 AND m.role = 'principal'))
 	  AND ` + reachableSQL + `
 	  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = coalesce(a.parent_id, a.id) AND f.feature = 'sub_accounts')`
+
+// famRootsSQL lists the roots whose whole family user $1 sees in the
+// summaries: Principal of the root, not revoked there, Sub-Accounts on.
+const famRootsSQL = `SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
+	WHERE m.user_id = $1 AND m.role = 'principal' AND a.parent_id IS NULL
+	  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = a.id)
+	  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = a.id AND f.feature = 'sub_accounts')`
+
+// summaryScope is the accounts user $1 sees in the summaries, as visibleSQL
+// describes them, split so that a whole family is read in company order
+// from the accounts_family_open index: two branches per family the user is
+// Principal of (its root, its sub-accounts), and one for the accounts seen
+// one by one (memberships) outside those families.
+type summaryScope struct {
+	fams []int64
+}
+
+// summaryScopeOf loads the families the user sees whole.
+func (db *DB) summaryScopeOf(ctx context.Context, userID int64) (summaryScope, error) {
+	rows, err := db.Pool.Query(ctx, famRootsSQL+` ORDER BY 1`, userID)
+	if err != nil {
+		return summaryScope{}, mapErr(err, "summary scope")
+	}
+	fams, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return summaryScope{fams: fams}, mapErr(err, "summary scope")
+}
+
+// famList is the families' root ids as an SQL list (ids from the database).
+func (sc summaryScope) famList() string {
+	out := "0"
+	for _, id := range sc.fams {
+		out += "," + strconv.FormatInt(id, 10)
+	}
+	return out
+}
+
+// directSQL is the accounts seen one by one (where matches too), outside
+// the whole families.
+func (sc summaryScope) directSQL(where string) string {
+	return `SELECT ` + summaryCols + ` FROM accounts a
+	WHERE a.id IN (SELECT m.account_id FROM memberships m WHERE m.user_id = $1 AND m.role IN ('principal', 'power'))
+	  AND coalesce(a.parent_id, a.id) NOT IN (` + sc.famList() + `)
+	  AND ` + reachableSQL + `
+	  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = coalesce(a.parent_id, a.id) AND f.feature = 'sub_accounts')` + where
+}
+
+// visSQL is every visible account matching where: the same rows as
+// visibleSQL + where.
+func (sc summaryScope) visSQL(where string) string {
+	sql := sc.directSQL(where)
+	for _, id := range sc.fams {
+		sql += sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.parent_id = ` +
+			strconv.FormatInt(id, 10) + ` AND a.status <> 'closed'` + where
+	}
+	return sql
+}
+
+// rootSQL is the UNION ALL branch of a whole family's root: visible unless
+// closed.
+func (sc summaryScope) rootSQL(id int64, where string) string {
+	return ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.id = ` + strconv.FormatInt(id, 10) +
+		` AND a.status <> 'closed'` + where
+}
+
+// summaryCols are the columns of vis; lname is the company order, named so
+// that a page ordered by it can be merged from branches already in order.
+const summaryCols = `a.id, a.tech_prefix, a.company_name, a.company_alias, a.status, a.parent_id, a.balance_micros,
+	lower(a.company_name) AS lname`
 
 // SummaryRow is one account of the All Accounts summary.
 type SummaryRow struct {
@@ -89,12 +158,29 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 var baseSorts = map[string]bool{"company": true, "prefix": true, "status": true, "balance": true}
 
 // pageSQL orders and cuts the visible accounts (vis) to one page, or, when
-// the order needs figures of every account, passes them all through.
-func pageSQL(sorts map[string]string, q SummaryQuery, base bool) string {
+// the order needs figures of every account, passes them all through. In
+// company order each whole family contributes only the accounts up to the
+// end of the page, read from the accounts_family_open index.
+func pageSQL(sc summaryScope, sorts map[string]string, q SummaryQuery, base bool, where string) string {
 	if !base {
 		return `SELECT * FROM vis`
 	}
-	return `SELECT * FROM vis` + orderBy(sorts, q.Sort, q.Desc) + limitSQL(q)
+	order := strings.ReplaceAll(orderBy(sorts, q.Sort, q.Desc), "lower(company_name)", "lname")
+	if _, ok := sorts[q.Sort]; ok && q.Sort != "company" {
+		return `SELECT * FROM vis` + order + limitSQL(q)
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	end := strconv.Itoa(max(0, q.Offset) + q.Limit)
+	sql := `SELECT * FROM (` + sc.directSQL(where)
+	for _, id := range sc.fams {
+		sql += sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.id IN (SELECT a.id FROM accounts a
+			WHERE a.parent_id = ` + strconv.FormatInt(id, 10) + ` AND a.status <> 'closed'` + where + `
+			ORDER BY lower(a.company_name)` + dir + `, a.id LIMIT ` + end + `)`
+	}
+	return sql + `) v` + order + limitSQL(q)
 }
 
 func limitSQL(q SummaryQuery) string {
@@ -107,15 +193,18 @@ func limitSQL(q SummaryQuery) string {
 // up unless it is sorted by them.
 func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery) ([]SummaryRow, SummaryTotals, error) {
 	month := MonthStart(q.Month)
+	sc, err := db.summaryScopeOf(ctx, userID)
+	if err != nil {
+		return nil, SummaryTotals{}, err
+	}
 	where, args := searchFilter(q.Q, 3)
 	args = append([]any{userID, month}, args...)
 	base := baseSorts[q.Sort] || !ValidSummarySort(q.Sort)
-	sql := `WITH vis AS (` + visibleSQL + where + `), page AS (` + pageSQL(summarySorts, q, base) + `),
+	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, summarySorts, q, base, where) + `),
 		rows AS (SELECT v.*,
 			coalesce((SELECT n.held FROM did_counts n WHERE n.account_id = v.id), 0) AS numbers,
-			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs,
-			(SELECT coalesce(sum(c.amount_micros), 0) FROM charge_monthly c WHERE c.account_id = v.id AND c.month = $2) AS charges
-			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2)
+			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs, ` + chargesSQL(base) + `
+			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2` + chargesJoinSQL(base) + `)
 		SELECT id, tech_prefix, company_name, company_alias, status, balance_micros, numbers, calls, billed_secs, charges
 		FROM rows` + orderBy(summarySorts, q.Sort, q.Desc)
 	if !base {
@@ -135,18 +224,18 @@ func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery)
 	if where == "" {
 		charges = `0` // added from the family rollups below
 	}
-	b.Queue(`WITH vis AS (`+visibleSQL+where+`),
-		mon AS (SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(billed_secs), 0) AS secs
-		        FROM cdr_monthly WHERE month = $2 AND account_id IN (SELECT id FROM vis))
-		SELECT (SELECT count(*) FROM vis), (SELECT coalesce(sum(balance_micros), 0) FROM vis),
-			(SELECT coalesce(sum(n.held), 0) FROM did_counts n WHERE n.account_id IN (SELECT id FROM vis)),
-			mon.calls, mon.secs, `+charges+` FROM mon`, args...).
+	// One pass over the visible accounts joined to their rollup rows.
+	b.Queue(`WITH vis AS (`+sc.visSQL(where)+`)
+		SELECT count(*), coalesce(sum(v.balance_micros), 0), coalesce(sum(n.held), 0),
+			coalesce(sum(cm.calls), 0), coalesce(sum(cm.billed_secs), 0), `+charges+`
+		FROM vis v LEFT JOIN did_counts n ON n.account_id = v.id
+		LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`, args...).
 		QueryRow(func(row pgx.Row) error {
 			return row.Scan(&t.Accounts, &t.Balance, &t.Numbers, &t.Calls, &t.BilledSecs, &t.Charges)
 		})
 	var fam map[time.Time][]int64
 	if where == "" {
-		fam = queueFamilyCharges(b, userID, month, month)
+		fam = queueFamilyCharges(b, sc, userID, month, month)
 	}
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, SummaryTotals{}, mapErr(err, "accounts summary")
@@ -155,6 +244,24 @@ func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery)
 		t.Charges += a
 	}
 	return rows, t, nil
+}
+
+// chargesSQL is the month's charges of a row of page v: looked up for the
+// rows of a page, or, when every visible account is sorted by its figures,
+// joined from one pass over the month's rollup index (chargesJoinSQL).
+func chargesSQL(base bool) string {
+	if base {
+		return `(SELECT coalesce(sum(c.amount_micros), 0) FROM charge_monthly c WHERE c.account_id = v.id AND c.month = $2) AS charges`
+	}
+	return `coalesce(ch.charges, 0) AS charges`
+}
+
+func chargesJoinSQL(base bool) string {
+	if base {
+		return ``
+	}
+	return ` LEFT JOIN (SELECT account_id, sum(amount_micros) AS charges FROM charge_monthly WHERE month = $2 GROUP BY account_id) ch
+		ON ch.account_id = v.id`
 }
 
 // SummaryVisible reports whether the user may see any account in a family

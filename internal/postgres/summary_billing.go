@@ -69,9 +69,9 @@ func scanBillingRow(row pgx.Row) (BillingRow, error) {
 
 // billingSQL selects the Billing Summary rows of q; a page sorted by company
 // or prefix is cut before its charges are looked up.
-func billingSQL(q SummaryQuery, where string, page bool) string {
+func billingSQL(sc summaryScope, q SummaryQuery, where string, page bool) string {
 	base := q.Sort != "total"
-	sql := `WITH vis AS (` + visibleSQL + where + `), page AS (` + pageSQL(billingSorts, q, base && page) + `),
+	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, billingSorts, q, base && page, where) + `),
 		rows AS (` + billingRowsSQL + `) SELECT * FROM rows` + orderBy(billingSorts, q.Sort, q.Desc)
 	if page && !base {
 		sql += limitSQL(q)
@@ -86,11 +86,15 @@ func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQue
 	month := MonthStart(q.Month)
 	last := MonthStart(now)
 	first := last.AddDate(0, -11, 0)
+	sc, err := db.summaryScopeOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
 	where, args := searchFilter(q.Q, 3)
 	args = append([]any{userID, month}, args...)
 	bs := &BillingSummary{Totals: make([]int64, len(ChargeCategories))}
 	b := &pgx.Batch{}
-	b.Queue(billingSQL(q, where, true), args...).Query(func(r pgx.Rows) (err error) {
+	b.Queue(billingSQL(sc, q, where, true), args...).Query(func(r pgx.Rows) (err error) {
 		bs.Rows, err = scanAll(r, scanBillingRow)
 		return err
 	})
@@ -106,9 +110,9 @@ func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQue
 	if fromChart {
 		targs = args[:1] // the month is not asked for
 	}
-	b.Queue(`WITH vis AS (`+visibleSQL+where+`) SELECT (SELECT count(*) FROM vis), `+totals, targs...).
+	b.Queue(`WITH vis AS (`+sc.visSQL(where)+`) SELECT (SELECT count(*) FROM vis), `+totals, targs...).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts, &sums) })
-	chart := queueFamilyCharges(b, userID, first, last)
+	chart := queueFamilyCharges(b, sc, userID, first, last)
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "billing summary")
 	}
@@ -137,28 +141,24 @@ func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQue
 // accounts seen one by one (as Power) from their own rollups. The result
 // equals summing every visible account's rollup, at a cost that does not
 // grow with the family.
-const familyChargesSQL = `WITH fam AS (
-		SELECT m.account_id AS root_id FROM memberships m JOIN accounts a ON a.id = m.account_id
-		WHERE m.user_id = $1 AND m.role = 'principal' AND a.parent_id IS NULL
-		  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = a.id)
-		  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = a.id AND f.feature = 'sub_accounts')
-	), vis AS (` + visibleSQL + `)
-	SELECT month, category, sum(amount) FROM (
+func familyChargesSQL(sc summaryScope) string {
+	return `SELECT month, category, sum(amount) FROM (
 		SELECT month, category, amount_micros AS amount FROM family_charge_monthly
-		WHERE root_id IN (SELECT root_id FROM fam) AND month BETWEEN $2 AND $3
+		WHERE root_id IN (` + sc.famList() + `) AND month BETWEEN $2 AND $3
 		UNION ALL
 		SELECT c.month, c.category, -c.amount_micros FROM charge_monthly c JOIN accounts a ON a.id = c.account_id
-		WHERE a.status = 'closed' AND coalesce(a.parent_id, a.id) IN (SELECT root_id FROM fam) AND c.month BETWEEN $2 AND $3
+		WHERE a.status = 'closed' AND coalesce(a.parent_id, a.id) IN (` + sc.famList() + `) AND c.month BETWEEN $2 AND $3
 		UNION ALL
-		SELECT c.month, c.category, c.amount_micros FROM vis v JOIN charge_monthly c ON c.account_id = v.id
-		WHERE coalesce(v.parent_id, v.id) NOT IN (SELECT root_id FROM fam) AND c.month BETWEEN $2 AND $3
+		SELECT c.month, c.category, c.amount_micros FROM (` + sc.directSQL("") + `) v JOIN charge_monthly c ON c.account_id = v.id
+		WHERE c.month BETWEEN $2 AND $3
 	) x GROUP BY month, category`
+}
 
 // queueFamilyCharges queues familyChargesSQL; once the batch has run, the
 // map holds each month's amounts by category (ChargeCategories order).
-func queueFamilyCharges(b *pgx.Batch, userID int64, first, last time.Time) map[time.Time][]int64 {
+func queueFamilyCharges(b *pgx.Batch, sc summaryScope, userID int64, first, last time.Time) map[time.Time][]int64 {
 	out := map[time.Time][]int64{}
-	b.Queue(familyChargesSQL, userID, first, last).Query(func(rows pgx.Rows) error {
+	b.Queue(familyChargesSQL(sc), userID, first, last).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var m time.Time
 			var cat string
@@ -185,9 +185,13 @@ func queueFamilyCharges(b *pgx.Batch, userID int64, first, last time.Time) map[t
 // Summary for a month, in the order asked for, straight from the database
 // rows.
 func (db *DB) StreamBillingSummary(ctx context.Context, userID int64, q SummaryQuery, fn func(*BillingRow) error) error {
+	sc, err := db.summaryScopeOf(ctx, userID)
+	if err != nil {
+		return err
+	}
 	where, args := searchFilter(q.Q, 3)
 	args = append([]any{userID, MonthStart(q.Month)}, args...)
-	rows, err := db.Pool.Query(ctx, billingSQL(q, where, false), args...)
+	rows, err := db.Pool.Query(ctx, billingSQL(sc, q, where, false), args...)
 	if err != nil {
 		return mapErr(err, "billing export")
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,20 +17,12 @@ type UserScope struct {
 	RootCompany string
 	// AccountID is the managing account: the one in the URL.
 	AccountID int64
-	Accounts  []ScopeAccount
-	// pos maps account ids to their index in Accounts, once needed.
-	pos map[int64]int
-}
-
-// positions maps the scope's account ids to their index in Accounts.
-func (s *UserScope) positions() map[int64]int {
-	if len(s.pos) != len(s.Accounts) {
-		s.pos = make(map[int64]int, len(s.Accounts))
-		for i, a := range s.Accounts {
-			s.pos[a.ID] = i
-		}
-	}
-	return s.pos
+	// Accounts lists the scope in its order (root first, then by company).
+	// ManagedScopeHead leaves it empty for a root: a family may hold ten
+	// thousand accounts and the user list needs only their number.
+	Accounts []ScopeAccount
+	// Size is how many accounts the scope holds.
+	Size int
 }
 
 // ScopeAccount is one account of a UserScope.
@@ -94,10 +85,25 @@ func (db *DB) ManagedScope(ctx context.Context, acct portal.Account) (*UserScope
 	if len(s.Accounts) == 0 {
 		return nil, portal.ErrNotFound
 	}
+	s.Size = len(s.Accounts)
 	if err := db.Pool.QueryRow(ctx, `SELECT company_name FROM accounts WHERE id = $1`, s.RootID).Scan(&s.RootCompany); err != nil {
 		return nil, mapErr(err, "managed scope root")
 	}
 	return s, nil
+}
+
+// ManagedScopeHead is ManagedScope without the accounts of a root's
+// family: its root, its size and the managing account. A sub-account's
+// scope is that one account and is loaded whole.
+func (db *DB) ManagedScopeHead(ctx context.Context, acct portal.Account) (*UserScope, error) {
+	if acct.ParentID != nil || acct.Status == portal.StatusClosed {
+		return db.ManagedScope(ctx, acct)
+	}
+	s := &UserScope{RootID: acct.ID, AccountID: acct.ID}
+	err := db.Pool.QueryRow(ctx, `SELECT a.company_name,
+		1 + (SELECT count(*) FROM accounts c WHERE c.parent_id = a.id AND c.status <> 'closed')
+		FROM accounts a WHERE a.id = $1`, acct.ID).Scan(&s.RootCompany, &s.Size)
+	return s, mapErr(err, "managed scope")
 }
 
 // AccountRole is a user's role on one account.
@@ -124,8 +130,13 @@ type ManagedUser struct {
 	Name         string
 	Email        string
 	Status       string
-	// Roles are the roles within the scope, in the scope's order.
-	Roles       []AccountRole
+	// Roles are the roles within the scope, in the scope's order; the
+	// first UserFilter.MaxRoles of them when that is set.
+	Roles []AccountRole
+	// MoreRoles is how many roles a MaxRoles cut left out.
+	MoreRoles int
+	// top is the highest role in the scope, counting those cut.
+	top         portal.Role
 	LastLoginAt *time.Time
 	InvitedBy   string
 	SentAt      *time.Time
@@ -138,7 +149,7 @@ type ManagedUser struct {
 
 // TopRole is the highest role the row holds or would grant.
 func (u *ManagedUser) TopRole() portal.Role {
-	var top portal.Role
+	top := u.top
 	for _, r := range u.Roles {
 		top = max(top, r.Role)
 	}
@@ -161,11 +172,19 @@ type UserFilter struct {
 	Type string
 	// AccountID keeps rows with a role on this account of the scope.
 	AccountID int64
+	// Account keeps rows with a role on an account of the scope whose
+	// tech prefix, company name or alias starts with it (case-insensitive).
+	Account string
 	// UserID keeps one user (for the user's own page).
 	UserID int64
-	Limit  int
-	Offset int
+	// MaxRoles cuts each row's roles to the first ones; 0 keeps all.
+	MaxRoles int
+	Limit    int
+	Offset   int
 }
+
+// topRoles maps the ranks managedUsersSQL computes to roles.
+var topRoles = map[int]portal.Role{3: portal.RolePrincipal, 2: portal.RolePower, 1: portal.RoleGeneral}
 
 // inScopeSQL says whether account s is in the scope managed from account
 // $1 ($9: $1 is a root, which manages its whole family), as ManagedScope
@@ -177,20 +196,29 @@ const inScopeSQL = `(s.id = $1 OR ($9 AND s.parent_id = $1)) AND s.status <> 'cl
 
 // managedUsersSQL lists the scope's users and pending invitations in one
 // pass, so filters and pagination apply to both. $1 the managing account,
-// $2 family root, $9 whether $1 is the root.
+// $2 family root, $9 whether $1 is the root. The accounts of each role are
+// looked up for the page's rows only, in the scope's order, so the caller
+// needs no list of the scope's accounts.
 const managedUsersSQL = `
-WITH mem AS (
+WITH fam AS (
+    -- Every membership of the user in the family, marked in or out of the
+    -- scope: one pass gives both the scope's roles and whether the user
+    -- reaches accounts outside it.
+    SELECT m.user_id, m.account_id, m.role,
+           (s.id = $1 OR ($9 AND s.parent_id = $1)) AND s.status <> 'closed' AS in_scope
+    FROM memberships m JOIN accounts s ON s.id = m.account_id
+    WHERE (s.id = $2 OR s.parent_id = $2)
+      AND ($7::bigint = 0 OR m.user_id = $7::bigint)
+      AND ($9 OR m.user_id IN (SELECT o.user_id FROM memberships o WHERE o.account_id = $1))
+), mem AS (
     SELECT u.id AS user_id, 0::bigint AS invitation_id, u.full_name, u.email, u.last_login_at,
            EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = u.id AND r.root_id = $2) AS revoked,
            NULL::timestamptz AS sent_at, NULL::timestamptz AS expires_at, ''::text AS invited_by,
-           array_agg(m.account_id ORDER BY m.account_id) AS account_ids,
-           array_agg(m.role ORDER BY m.account_id) AS roles,
-           NOT EXISTS (SELECT 1 FROM memberships o JOIN accounts oa ON oa.id = o.account_id
-                       WHERE o.user_id = u.id AND coalesce(oa.parent_id, oa.id) = $2
-                         AND NOT EXISTS (SELECT 1 FROM accounts s WHERE s.id = o.account_id AND ` + inScopeSQL + `)) AS manageable
-    FROM memberships m JOIN users u ON u.id = m.user_id
-    WHERE EXISTS (SELECT 1 FROM accounts s WHERE s.id = m.account_id AND ` + inScopeSQL + `) AND ($7::bigint = 0 OR u.id = $7::bigint)
-    GROUP BY u.id
+           g.account_ids, g.roles, g.manageable
+    FROM (SELECT user_id, array_agg(account_id) FILTER (WHERE in_scope) AS account_ids,
+                 array_agg(role) FILTER (WHERE in_scope) AS roles, bool_and(in_scope) AS manageable
+          FROM fam GROUP BY user_id HAVING bool_or(in_scope)) g
+    JOIN users u ON u.id = g.user_id
 ), inv AS (
     SELECT 0::bigint, i.id, i.full_name, i.email, NULL::timestamptz, false, i.sent_at, i.expires_at, iu.full_name,
            array_agg(ir.account_id ORDER BY ir.account_id), array_agg(ir.role ORDER BY ir.account_id),
@@ -209,21 +237,40 @@ WITH mem AS (
            (SELECT max(CASE r WHEN 'principal' THEN 3 WHEN 'power' THEN 2 ELSE 1 END) FROM unnest(x.roles) r) AS top
     FROM (SELECT * FROM mem UNION ALL SELECT * FROM inv) x
 )
-SELECT user_id, invitation_id, full_name, email, last_login_at, sent_at, expires_at, invited_by,
-       account_ids, roles, manageable, status, count(*) OVER ()
-FROM rows
-WHERE ($3::text = '' OR strpos(lower(full_name), lower($3)) > 0 OR strpos(lower(email), lower($3)) > 0)
-  AND ($4::bigint = 0 OR $4::bigint = ANY(account_ids))
-  AND CASE $5::text
-      WHEN '' THEN true
-      WHEN 'revoked' THEN status = 'revoked'
-      WHEN 'invited' THEN invitation_id <> 0
-      WHEN 'principal' THEN status <> 'revoked' AND top = 3
-      WHEN 'power' THEN status <> 'revoked' AND top = 2
-      WHEN 'general' THEN status <> 'revoked' AND top = 1
-      ELSE false END
-ORDER BY lower(full_name), lower(email), invitation_id
-LIMIT $6 OFFSET $8`
+SELECT p.user_id, p.invitation_id, p.full_name, p.email, p.last_login_at, p.sent_at, p.expires_at, p.invited_by,
+       r.ids, r.prefixes, r.companies, r.roles, cardinality(p.account_ids), coalesce(p.top, 0), p.manageable, p.status, p.total
+FROM (
+    SELECT *, count(*) OVER () AS total
+    FROM rows
+    WHERE ($3::text = '' OR strpos(lower(full_name), lower($3)) > 0 OR strpos(lower(email), lower($3)) > 0)
+      AND ($4::bigint = 0 OR $4::bigint = ANY(account_ids))
+      AND ($10::text = '' OR EXISTS (SELECT 1 FROM accounts f WHERE f.id = ANY(account_ids)
+           AND (starts_with(f.tech_prefix, $10) OR starts_with(lower(f.company_name), lower($10))
+                OR starts_with(lower(f.company_alias), lower($10)))))
+      AND CASE $5::text
+          WHEN '' THEN true
+          WHEN 'revoked' THEN status = 'revoked'
+          WHEN 'invited' THEN invitation_id <> 0
+          WHEN 'principal' THEN status <> 'revoked' AND top = 3
+          WHEN 'power' THEN status <> 'revoked' AND top = 2
+          WHEN 'general' THEN status <> 'revoked' AND top = 1
+          ELSE false END
+    ORDER BY lower(full_name), lower(email), invitation_id
+    LIMIT $6 OFFSET $8
+) p
+CROSS JOIN LATERAL (
+    -- With a cut, the highest roles are named first; the accounts are
+    -- looked up for the roles named only.
+    SELECT array_agg(a.id ORDER BY a.parent_id IS NOT NULL, lower(a.company_name), a.id) AS ids,
+           array_agg(a.tech_prefix ORDER BY a.parent_id IS NOT NULL, lower(a.company_name), a.id) AS prefixes,
+           array_agg(a.company_name ORDER BY a.parent_id IS NOT NULL, lower(a.company_name), a.id) AS companies,
+           array_agg(x.role ORDER BY a.parent_id IS NOT NULL, lower(a.company_name), a.id) AS roles
+    FROM (SELECT x.id, x.role::text AS role FROM unnest(p.account_ids, p.roles) x(id, role)
+          ORDER BY CASE x.role::text WHEN 'principal' THEN 3 WHEN 'power' THEN 2 ELSE 1 END DESC, x.id
+          LIMIT nullif($11::int, 0)) x
+    JOIN accounts a ON a.id = x.id
+) r
+ORDER BY lower(p.full_name), lower(p.email), p.invitation_id`
 
 // ManagedUsers lists the users and pending invitations of the scope, and
 // how many match in all.
@@ -232,7 +279,7 @@ func (db *DB) ManagedUsers(ctx context.Context, scope *UserScope, f UserFilter) 
 		f.Limit = 50
 	}
 	rows, err := db.Pool.Query(ctx, managedUsersSQL, scope.AccountID, scope.RootID, f.Query, f.AccountID, f.Type, f.Limit, f.UserID, f.Offset,
-		scope.AccountID == scope.RootID)
+		scope.AccountID == scope.RootID, f.Account, f.MaxRoles)
 	if err != nil {
 		return nil, 0, mapErr(err, "managed users")
 	}
@@ -242,38 +289,21 @@ func (db *DB) ManagedUsers(ctx context.Context, scope *UserScope, f UserFilter) 
 	for rows.Next() {
 		var u ManagedUser
 		var ids []int64
-		var roles []string
+		var prefixes, companies, roles []string
+		var n, top int
 		if err := rows.Scan(&u.UserID, &u.InvitationID, &u.Name, &u.Email, &u.LastLoginAt, &u.SentAt, &u.ExpiresAt,
-			&u.InvitedBy, &ids, &roles, &u.Manageable, &u.Status, &total); err != nil {
+			&u.InvitedBy, &ids, &prefixes, &companies, &roles, &n, &top, &u.Manageable, &u.Status, &total); err != nil {
 			return nil, 0, mapErr(err, "managed users")
 		}
-		u.Roles = scopeRoles(scope, ids, roles)
+		for i, id := range ids {
+			role, _ := portal.ParseRole(roles[i])
+			u.Roles = append(u.Roles, AccountRole{AccountID: id, TechPrefix: prefixes[i], CompanyName: companies[i], Role: role})
+		}
+		u.MoreRoles = n - len(u.Roles)
+		u.top = topRoles[top]
 		out = append(out, u)
 	}
 	return out, total, mapErr(rows.Err(), "managed users")
-}
-
-// scopeRoles pairs account ids with roles, in the scope's order. It looks
-// each id up rather than walking the scope, which may hold ten thousand
-// accounts, for every user.
-func scopeRoles(scope *UserScope, ids []int64, roles []string) []AccountRole {
-	pos := scope.positions()
-	at := make([]int, 0, len(ids))
-	byPos := make(map[int]string, len(ids))
-	for i, id := range ids {
-		if p, ok := pos[id]; ok {
-			at = append(at, p)
-			byPos[p] = roles[i]
-		}
-	}
-	slices.Sort(at)
-	var out []AccountRole
-	for _, p := range at {
-		a := scope.Accounts[p]
-		role, _ := portal.ParseRole(byPos[p])
-		out = append(out, AccountRole{AccountID: a.ID, TechPrefix: a.TechPrefix, CompanyName: a.CompanyName, Role: role})
-	}
-	return out
 }
 
 // ManagedUser returns one user with roles in the scope; anyone else is not

@@ -14,7 +14,11 @@ import (
 )
 
 // usersPerPage is the length of a User Management page.
-const usersPerPage = 50
+const usersPerPage = 100
+
+// rolesPerRow is how many of a user's accounts a row of the list names; a
+// user with grants on hundreds of sub-accounts has them all on their page.
+const rolesPerRow = 10
 
 // settingsTab is one tab of the gray Advanced Settings header.
 type settingsTab struct {
@@ -61,7 +65,7 @@ func scopeNote(scope *postgres.UserScope) string {
 		return fmt.Sprintf("Users of %s. Principal users of the parent account, %s, also have access to it and manage the rest of the family.",
 			scope.Accounts[0].CompanyName, scope.RootCompany)
 	}
-	if n := len(scope.Accounts) - 1; n > 0 {
+	if n := scope.Size - 1; n > 0 {
 		return fmt.Sprintf("Users of %s and its %d sub-account%s. A Principal of %s is also Principal of every sub-account.",
 			scope.RootCompany, n, plural(n), scope.RootCompany)
 	}
@@ -79,13 +83,18 @@ func timeText(t *time.Time) string {
 var userTypes = []web.Option{{Value: "", Label: "All types"}, {Value: "principal", Label: "Principal"}, {Value: "power", Label: "Power"},
 	{Value: "general", Label: "General"}, {Value: "revoked", Label: "Revoked"}, {Value: "invited", Label: "Invitation pending"}}
 
+// usersPage lists the scope's users a page at a time. It never loads the
+// scope's accounts: a family may have ten thousand, so the account filter
+// is text matched in the database rather than a choice among all of them.
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
-	aa, scope, ok := s.userScope(w, r)
-	if !ok {
+	aa := accessFrom(r.Context())
+	scope, err := s.db.ManagedScopeHead(r.Context(), aa.Account)
+	if err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
-	f := postgres.UserFilter{Limit: usersPerPage}
+	f := postgres.UserFilter{Limit: usersPerPage, MaxRoles: rolesPerRow}
 	f.Query, _ = portal.CleanText("q", "Search", q.Get("q"), false, 100)
 	types := make([]web.Option, len(userTypes))
 	for i, o := range userTypes {
@@ -95,14 +104,7 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 		}
 		types[i] = o
 	}
-	accounts := []web.Option{{Value: "", Label: "All accounts"}}
-	for _, a := range scope.Accounts {
-		sel := a.TechPrefix == q.Get("account")
-		if sel {
-			f.AccountID = a.ID
-		}
-		accounts = append(accounts, web.Option{Value: a.TechPrefix, Label: a.CompanyName + " (" + a.TechPrefix + ")", Selected: sel})
-	}
+	f.Account, _ = portal.CleanText("account", "Account", q.Get("account"), false, 100)
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(1, min(page, 100000))
 	f.Offset = (page - 1) * usersPerPage
@@ -113,7 +115,8 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	base := acctURL(aa, "settings/users")
 	p := web.UsersProps{Tabs: settingsTabs(r, aa), ScopeNote: scopeNote(scope), NewURL: base + "/new", Query: f.Query,
-		Types: types, Accounts: accounts, Total: total, Filtered: f.Query != "" || f.Type != "" || f.AccountID != 0}
+		Types: types, Account: f.Account, AccountFilter: scope.Size > 1, Total: total,
+		Filtered: f.Query != "" || f.Type != "" || f.Account != ""}
 	for _, u := range users {
 		p.Rows = append(p.Rows, userRow(base, u))
 	}
@@ -143,6 +146,9 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 
 func userRow(base string, u postgres.ManagedUser) web.UserRow {
 	row := web.UserRow{Name: u.Name, Email: u.Email, Type: u.TypeLabel(), Status: u.Status, LastLogin: timeText(u.LastLoginAt)}
+	if u.MoreRoles > 0 {
+		row.MoreRoles = fmt.Sprintf("and %d more account%s", u.MoreRoles, plural(u.MoreRoles))
+	}
 	for _, r := range u.Roles {
 		row.Roles = append(row.Roles, web.RoleCell{Account: r.CompanyName, Prefix: r.TechPrefix, Role: r.Role.Label()})
 	}
@@ -254,7 +260,7 @@ func (s *Server) userCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderUserNew(w, r, aa, scope, http.StatusUnprocessableEntity, formFrom(in, errs))
 		return
 	}
-	if !s.allow(w, r, limitMailAddress, email) {
+	if !s.allow(w, r, limitMailAddress, email) || !s.allow(w, r, limitInvitations, strconv.FormatInt(aa.Account.RootID(), 10)) {
 		return
 	}
 	_, err = s.db.Invite(r.Context(), s.actor(r), scope, postgres.NewInvitation{Name: name, Email: email, Roles: roles})

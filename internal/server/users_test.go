@@ -115,7 +115,10 @@ func TestUsersListFilters(t *testing.T) {
 		{"q=PETE", []string{"power@acme.test"}},
 		{"account=31415902", []string{"power@acme.test", "revoked@acme.test", "east-owner@acme.test", "late@acme.test"}},
 		{"q=nobody-here", nil},
-		{"type=bogus&account=99999999", []string{"principal@acme.test", "power@acme.test", "general@acme.test", "revoked@acme.test", "east-owner@acme.test", "newhire@acme.test", "late@acme.test"}},
+		{"account=atlan", []string{"power@acme.test", "revoked@acme.test", "east-owner@acme.test", "late@acme.test"}},
+		{"account=acme+e", []string{"power@acme.test", "revoked@acme.test", "east-owner@acme.test", "late@acme.test"}},
+		{"account=99999999", nil},
+		{"type=bogus", []string{"principal@acme.test", "power@acme.test", "general@acme.test", "revoked@acme.test", "east-owner@acme.test", "newhire@acme.test", "late@acme.test"}},
 	}
 	for _, c := range cases {
 		r := paula.get(usersURL + "?" + c.query)
