@@ -26,7 +26,13 @@ func ParseE164(field, s string) (string, error) {
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return "", FieldError(field, "That is not a valid phone number.")
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	// The library's metadata admits some national numbers (German ones)
+	// longer than E.164's fifteen digits, which nothing downstream stores.
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	if len(e164) > 16 {
+		return "", FieldError(field, "That is not a valid phone number.")
+	}
+	return e164, nil
 }
 
 // phoneChars allows what people put in written numbers: digits, a leading

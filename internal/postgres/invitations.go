@@ -185,7 +185,8 @@ func supersedeExpired(ctx context.Context, tx pgx.Tx, actor portal.Actor, accoun
 }
 
 // sendInvitation issues the invitation's link (superseding any earlier one)
-// and enqueues the email, in tx.
+// and enqueues the email, in tx. The link names the family it was sent in,
+// which acceptance checks the accounts still belong to.
 func (db *DB) sendInvitation(ctx context.Context, tx pgx.Tx, actor portal.Actor, scope *UserScope, id int64, name, email string, roles []AccountRole) error {
 	inviter, _, err := userContact(ctx, tx, actor.UserID)
 	if err != nil {
@@ -193,7 +194,7 @@ func (db *DB) sendInvitation(ctx context.Context, tx pgx.Tx, actor portal.Actor,
 	}
 	acct, _ := scope.Account(scope.AccountID)
 	return db.IssueTokenTx(ctx, tx, portal.PurposeAcceptInvite, invitationSubject(id), email,
-		map[string]any{"invitation_id": id}, portal.InviteTTL,
+		map[string]any{"invitation_id": id, "root_id": scope.RootID}, portal.InviteTTL,
 		portal.Email{Template: portal.MailInvite, To: email, Vars: map[string]string{
 			"name": name, "inviter": inviter, "company": acct.CompanyName, "accounts": rolesText(roles)}})
 }

@@ -68,6 +68,17 @@ func checkInvitation(ctx context.Context, q querier, v *InvitationView, inviteeI
 	return nil
 }
 
+// sentInFamily refuses an invitation whose accounts have left the family it
+// was sent in (an unlink, or a link elsewhere): the sender's authority was
+// over that family only, even if the sender still manages an account that
+// left it. Links issued before the family was recorded carry none.
+func sentInFamily(t *portal.Token, v *InvitationView) error {
+	if root := PayloadInt(t, "root_id"); root != 0 && root != v.RootID {
+		return ErrInvitationInvalid
+	}
+	return nil
+}
+
 // InvitationForToken returns the invitation a valid accept_invite token is
 // for, checked as acceptance would check it.
 func (db *DB) InvitationForToken(ctx context.Context, t *portal.Token) (*InvitationView, error) {
@@ -76,6 +87,9 @@ func (db *DB) InvitationForToken(ctx context.Context, t *portal.Token) (*Invitat
 		return nil, ErrTokenInvalid
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := sentInFamily(t, v); err != nil {
 		return nil, err
 	}
 	return v, checkInvitation(ctx, db.Pool, v, v.ExistingUserID)
@@ -114,6 +128,9 @@ func (db *DB) AcceptInvitation(ctx context.Context, actor portal.Actor, raw stri
 			return ErrTokenInvalid
 		}
 		if err != nil {
+			return err
+		}
+		if err := sentInFamily(t, v); err != nil {
 			return err
 		}
 		if userID, err = acceptingUser(ctx, tx, v, acc); err != nil {

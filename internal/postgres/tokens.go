@@ -43,13 +43,14 @@ func hashToken(raw string) []byte {
 }
 
 // wellFormedToken rejects anything that cannot be one of our tokens before it
-// reaches the database.
+// reaches the database. The decoder skips newlines, so the length of the
+// text alone does not prove 32 bytes.
 func wellFormedToken(raw string) bool {
 	if len(raw) != 43 {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(raw)
-	return err == nil
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	return err == nil && len(b) == 32
 }
 
 // IssueTokenTx creates a token for (purpose, subject) in tx, superseding any

@@ -98,8 +98,12 @@ func (s *Server) confirmForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, web.ConfirmPage(s.chrome(r, p.Heading), p))
 }
 
-// confirm spends an email link's token.
+// confirm spends an email link's token. The body is read (and bounded)
+// first, whether or not the link's purpose takes any fields.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	if _, ok := parseForm(w, r); !ok {
+		return
+	}
 	raw, t, c, ok := s.lookupLink(w, r)
 	if !ok {
 		return

@@ -12,11 +12,12 @@ import (
 	"carrierportal/web"
 )
 
-// pathID reads a positive numeric id from the path; anything else is not
-// found, like an id of another account.
+// pathID reads a positive numeric id from the path, written the one way
+// ids are written (no sign, no leading zero); anything else is not found,
+// like an id of another account.
 func pathID(r *http.Request, name string) (int64, bool) {
 	v := chi.URLParam(r, name)
-	if v == "" || len(v) > 19 || v[0] == '0' {
+	if v == "" || len(v) > 19 || v[0] < '1' || v[0] > '9' {
 		return 0, false
 	}
 	id, err := strconv.ParseInt(v, 10, 64)

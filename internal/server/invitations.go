@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -23,7 +24,7 @@ func (s *Server) inviteAction(w http.ResponseWriter, r *http.Request, resend boo
 	var email string
 	var err error
 	if resend {
-		if !s.allow(w, r, limitMailIP, s.clientIP(r)) {
+		if !s.allow(w, r, limitMailIP, s.clientIP(r)) || !s.allow(w, r, limitInvitations, strconv.FormatInt(aa.Account.RootID(), 10)) {
 			return
 		}
 		email, err = s.db.ResendInvitation(r.Context(), s.actor(r), scope, idParam(r))

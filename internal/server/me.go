@@ -48,8 +48,8 @@ func (s *Server) meEmail(w http.ResponseWriter, r *http.Request) {
 	errs := portal.FieldErrors{}
 	email, err := portal.CleanEmail("email", in["email"])
 	errs.AddErr("email", err)
-	if !portal.CheckPasswordHash(u.PasswordHash, in["current_password"]) {
-		errs.Add("current_password", "That is not your current password.")
+	if len(errs) == 0 && !s.currentPassword(w, r, u, in, errs) {
+		return
 	}
 	if len(errs) > 0 {
 		p := s.meProps(r)
@@ -76,10 +76,10 @@ func (s *Server) mePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	u := userFrom(r.Context())
 	errs := portal.FieldErrors{}
-	if !portal.CheckPasswordHash(u.PasswordHash, in["current_password"]) {
-		errs.Add("current_password", "That is not your current password.")
-	}
 	errs.AddErr("new_password", portal.CheckPassword("new_password", in["new_password"]))
+	if len(errs) == 0 && !s.currentPassword(w, r, u, in, errs) {
+		return
+	}
 	if len(errs) > 0 {
 		p := s.meProps(r)
 		p.Password = formFrom(in, errs)
@@ -102,4 +102,19 @@ func (s *Server) mePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setFlash(w, "ok", "Your password has been changed. Other sessions have been signed out.")
 	redirect(w, r, "/me")
+}
+
+// currentPassword checks the current password of a form whose other fields
+// are valid, adding an error when it is wrong. It is a password guess like
+// a sign-in and counts against the same limit; a form with other errors
+// never gets this far, so it cannot be used to guess for free. It reports
+// false when it has answered (429).
+func (s *Server) currentPassword(w http.ResponseWriter, r *http.Request, u *portal.User, in map[string]string, errs portal.FieldErrors) bool {
+	if !s.allow(w, r, limitLoginEmail, u.Email) {
+		return false
+	}
+	if !portal.CheckPasswordHash(u.PasswordHash, in["current_password"]) {
+		errs.Add("current_password", "That is not your current password.")
+	}
+	return true
 }

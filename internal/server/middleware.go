@@ -78,7 +78,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					s.renderStatus(sw, r, http.StatusInternalServerError)
 				}
 			}
-			attrs := []any{"request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path,
+			attrs := []any{"request_id", requestIDFrom(r.Context()), "method", r.Method, "path", logPath(r.URL.Path),
 				"status", sw.status, "duration_ms", time.Since(start).Milliseconds(), "bytes", sw.bytes}
 			if info.userID != 0 {
 				attrs = append(attrs, "user_id", info.userID)
@@ -155,10 +155,23 @@ func (s *Server) trusted(a netip.Addr) bool {
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// safeNext accepts only local paths as a post-login destination.
+// logPath is a request path as the logs show it: the token of an email link
+// is cut out, so that reading the logs never lets anyone use a link.
+func logPath(p string) string {
+	for _, prefix := range []string{"/verify/", "/password/reset/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && rest != "" && rest != "resend" {
+			return prefix + "{token}"
+		}
+	}
+	return p
+}
+
+// safeNext accepts only local paths as a post-login destination. Control
+// characters are refused outright: browsers drop tabs and newlines from a
+// Location, which turns "/\t/evil.example" into "//evil.example".
 func safeNext(next string) string {
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n\\") {
+		strings.ContainsAny(next, "\\") || strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next

@@ -72,7 +72,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // serverError logs err with the request id and shows the generic 500 page.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Error("server error", "request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	s.log.Error("server error", "request_id", requestIDFrom(r.Context()), "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 	s.renderStatus(w, r, http.StatusInternalServerError)
 }
 

@@ -142,6 +142,9 @@ func (s *Server) staffLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) staffLogout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := parseForm(w, r); !ok {
+		return
+	}
 	if err := s.staff.Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
