@@ -133,8 +133,13 @@ func TestInviteExistingLogin(t *testing.T) {
 	if page := ivy.get(link); !strings.Contains(page.body, "Accept to add these accounts to your login") {
 		t.Errorf("signed-in invitee's page: %s", excerpt(page.body))
 	}
+	before := ivy.cookie("portal_session").Value
 	if r := ivy.post(link, nil); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/accounts/31415902" {
 		t.Fatalf("accept while signed in: %d %s", r.StatusCode, excerpt(r.body))
+	}
+	// Gaining roles is a privilege change: the session token is renewed.
+	if after := ivy.cookie("portal_session").Value; after == before {
+		t.Error("session token not renewed when the invitation added roles")
 	}
 	if r := ivy.get("/accounts/31415902/billing"); r.StatusCode != http.StatusOK {
 		t.Errorf("Ivy on East: %d", r.StatusCode)
