@@ -13,7 +13,6 @@ import (
 type victimObjects struct {
 	number                 string // E.164 digits without the plus
 	host, cred, route, key int64
-	label                  string
 }
 
 func (d *resDemo) objectsOf(t *testing.T, accountID int64) victimObjects {
