@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
 )
 
@@ -365,5 +366,24 @@ func TestLinksIgnoreHostHeader(t *testing.T) {
 	m := a.waitMailCount("host@example.test", n+1)
 	if strings.Contains(m.Text, "evil.example") || !strings.Contains(m.Text, testBaseURL+"/verify/") {
 		t.Fatalf("link not built from the base URL: %s", m.Text)
+	}
+}
+
+// An unknown address costs the same password work as a known one, so the
+// response time does not tell them apart (SECURITY.md 3).
+func TestLoginComputesAHashForUnknownEmails(t *testing.T) {
+	a := newTestApp(t, nil)
+	a.newCustomer("Work Co", "work@example.test")
+	work := func(email string) int64 {
+		before := portal.PasswordChecks()
+		r := a.client().post("/login", url.Values{"email": {email}, "password": {"wrong password!"}})
+		if r.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("login %s: status %d", email, r.StatusCode)
+		}
+		return portal.PasswordChecks() - before
+	}
+	known, unknown := work("work@example.test"), work("nobody-here@example.test")
+	if known < 1 || unknown != known {
+		t.Fatalf("password hashes computed: known address %d, unknown address %d; want the same, at least 1", known, unknown)
 	}
 }
