@@ -123,80 +123,19 @@ func (s *Server) redeemInvite(w http.ResponseWriter, r *http.Request, raw string
 		s.redeemFailed(w, r, err)
 		return
 	}
-	u := userFrom(ctx)
-	var acc postgres.Acceptance
-	switch {
-	case v.ExistingUserID == 0:
-		errs := portal.FieldErrors{}
-		name, err := portal.CleanName("full_name", "Your name", in["full_name"])
-		errs.AddErr("full_name", err)
-		errs.AddErr("password", portal.CheckPassword("password", in["password"]))
-		if len(errs) > 0 {
-			p.Form = formFrom(in, errs)
-			s.render(w, r, http.StatusUnprocessableEntity, web.ConfirmPage(s.chrome(r, p.Heading), p))
-			return
-		}
-		hash, err := portal.HashPassword(in["password"])
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		acc = postgres.Acceptance{Name: name, PasswordHash: hash}
-	case u != nil && u.ID == v.ExistingUserID:
-		acc.UserID = u.ID
-	default:
-		if !s.inviteSignIn(w, r, raw, v, in) {
-			return
-		}
-		acc.UserID = v.ExistingUserID
+	who, ok := s.claimant(w, r, raw, in, p, offer{kind: "invite", email: v.Email, existingID: v.ExistingUserID, summary: inviteSummary(v)})
+	if !ok {
+		return
 	}
-	user, v, err := s.db.AcceptInvitation(ctx, s.actor(r), raw, acc)
+	user, v, err := s.db.AcceptInvitation(ctx, s.actor(r), raw,
+		postgres.Acceptance{UserID: who.userID, Name: who.name, PasswordHash: who.passwordHash})
 	if err != nil {
 		s.redeemFailed(w, r, err)
 		return
 	}
-	if u != nil && u.ID == user.ID {
-		err = s.refreshSession(ctx, user)
-	} else {
-		err = s.startSession(ctx, user)
-		if err == nil {
-			err = s.db.RecordLogin(ctx, s.actor(r), user.ID)
-		}
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if !s.finishClaim(w, r, user) {
 		return
 	}
 	s.setFlash(w, "ok", "Welcome! You now have access to "+v.RolesText()+".")
 	redirect(w, r, "/accounts/"+v.Roles[0].TechPrefix)
-}
-
-// inviteSignIn is the sign-in step for an invitation to an address that
-// already has a login: the password proves the invitee. It reports whether
-// the password was right; otherwise it has answered.
-func (s *Server) inviteSignIn(w http.ResponseWriter, r *http.Request, raw string, v *postgres.InvitationView, in map[string]string) bool {
-	p := web.InviteSignInProps{Token: raw, Email: v.Email, Summary: inviteSummary(v), Form: web.NewForm()}
-	if u := userFrom(r.Context()); u != nil {
-		p.SignedInAs = u.Email
-	}
-	if in["signin"] == "" {
-		s.render(w, r, http.StatusOK, web.InviteSignInPage(s.chrome(r, "Sign in to accept"), p))
-		return false
-	}
-	if !s.allow(w, r, limitLoginIP, s.clientIP(r)) || !s.allow(w, r, limitLoginEmail, v.Email) {
-		return false
-	}
-	u, err := s.db.UserByID(r.Context(), v.ExistingUserID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return false
-	}
-	if portal.CheckPassword("password", in["password"]) != nil || !portal.CheckPasswordHash(u.PasswordHash, in["password"]) {
-		_ = s.db.Audit(r.Context(), s.actor(r), portal.AuditEvent{Action: "auth.login", Outcome: "failure", Target: safeLogText(v.Email),
-			Details: map[string]any{"via": "invitation"}})
-		p.Form = formFrom(nil, portal.FieldErrors{"password": "That password is not right."})
-		s.render(w, r, http.StatusUnprocessableEntity, web.InviteSignInPage(s.chrome(r, "Sign in to accept"), p))
-		return false
-	}
-	return true
 }

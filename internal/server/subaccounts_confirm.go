@@ -48,7 +48,7 @@ func activationSummary(a *postgres.Activation) string {
 
 // showActivate offers one of three ways in: a new person sets up a login;
 // the owner of an existing login accepts while signed in as it, or signs in
-// with it first (ActivateSignInPage).
+// with it first (ClaimSignInPage).
 func (s *Server) showActivate(r *http.Request, t *portal.Token) (web.ConfirmProps, error) {
 	a, err := s.db.ActivationInfo(r.Context(), t)
 	if err != nil {
@@ -86,80 +86,19 @@ func (s *Server) redeemActivate(w http.ResponseWriter, r *http.Request, raw stri
 		s.redeemFailed(w, r, err)
 		return
 	}
-	u := userFrom(ctx)
-	var login postgres.ActivationLogin
-	switch {
-	case a.ExistingUserID == 0:
-		errs := portal.FieldErrors{}
-		name, err := portal.CleanName("full_name", "Your name", in["full_name"])
-		errs.AddErr("full_name", err)
-		errs.AddErr("password", portal.CheckPassword("password", in["password"]))
-		if len(errs) > 0 {
-			p.Form = formFrom(in, errs)
-			s.render(w, r, http.StatusUnprocessableEntity, web.ConfirmPage(s.chrome(r, p.Heading), p))
-			return
-		}
-		hash, err := portal.HashPassword(in["password"])
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		login = postgres.ActivationLogin{FullName: name, PasswordHash: hash}
-	case u != nil && u.ID == a.ExistingUserID:
-		login.UserID = u.ID
-	default:
-		if !s.activateSignIn(w, r, raw, a, in) {
-			return
-		}
-		login.UserID = a.ExistingUserID
+	who, ok := s.claimant(w, r, raw, in, p, offer{kind: "activate", email: a.Email, existingID: a.ExistingUserID, summary: activationSummary(a)})
+	if !ok {
+		return
 	}
-	user, acct, err := s.db.ActivateAccount(ctx, s.actor(r), raw, login)
+	user, acct, err := s.db.ActivateAccount(ctx, s.actor(r), raw,
+		postgres.ActivationLogin{UserID: who.userID, FullName: who.name, PasswordHash: who.passwordHash})
 	if err != nil {
 		s.redeemFailed(w, r, err)
 		return
 	}
-	// A new role is a privilege change: the session token is renewed.
-	if u != nil && u.ID == user.ID {
-		err = s.refreshSession(ctx, user)
-	} else {
-		err = s.startSession(ctx, user)
-		if err == nil {
-			err = s.db.RecordLogin(ctx, s.actor(r), user.ID)
-		}
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	if !s.finishClaim(w, r, user) {
 		return
 	}
 	s.setFlash(w, "ok", "Welcome! "+acct.CompanyName+" is active and you are its Principal user.")
 	redirect(w, r, "/accounts/"+acct.TechPrefix)
-}
-
-// activateSignIn asks the owner of an existing login for its password (the
-// first POST shows the form) and reports whether it was right.
-func (s *Server) activateSignIn(w http.ResponseWriter, r *http.Request, raw string, a *postgres.Activation, in map[string]string) bool {
-	p := web.ActivateSignInProps{Token: raw, Email: a.Email, Summary: activationSummary(a), Form: web.NewForm()}
-	if u := userFrom(r.Context()); u != nil {
-		p.SignedInAs = u.Email
-	}
-	if in["signin"] == "" {
-		s.render(w, r, http.StatusOK, web.ActivateSignInPage(s.chrome(r, "Sign in to accept"), p))
-		return false
-	}
-	if !s.allow(w, r, limitLoginIP, s.clientIP(r)) || !s.allow(w, r, limitLoginEmail, a.Email) {
-		return false
-	}
-	u, err := s.db.UserByID(r.Context(), a.ExistingUserID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return false
-	}
-	if portal.CheckPassword("password", in["password"]) != nil || !portal.CheckPasswordHash(u.PasswordHash, in["password"]) {
-		_ = s.db.Audit(r.Context(), s.actor(r), portal.AuditEvent{Action: "auth.login", Outcome: "failure", Target: safeLogText(a.Email),
-			Details: map[string]any{"via": "activation"}})
-		p.Form = formFrom(nil, portal.FieldErrors{"password": "That password is not right."})
-		s.render(w, r, http.StatusUnprocessableEntity, web.ActivateSignInPage(s.chrome(r, "Sign in to accept"), p))
-		return false
-	}
-	return true
 }
