@@ -71,15 +71,6 @@ func FormatPhone(e164 string) string {
 	return s
 }
 
-// PhoneRegion returns the ISO 3166 region of a stored E.164 number, or "".
-func PhoneRegion(e164 string) string {
-	n, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return ""
-	}
-	return phonenumbers.GetRegionCodeForNumber(n)
-}
-
 // PhoneSearch turns what a user typed to find numbers ("206 555", "+1206",
 // "(206) 555-01") into the digits to look for, so a partial number matches
 // however it was written. ok is false when the text is not a number at all.

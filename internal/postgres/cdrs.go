@@ -224,18 +224,3 @@ func ValidCDRDirection(s string) bool { return s == "" || slices.Contains(CDRDir
 
 // ValidCDRDisposition reports whether s is a disposition filter ("" for any).
 func ValidCDRDisposition(s string) bool { return s == "" || slices.Contains(CDRDispositions, s) }
-
-// DispositionLabel is the wording users see for a disposition.
-func DispositionLabel(s string) string {
-	switch s {
-	case "answered":
-		return "Answered"
-	case "no_answer":
-		return "No answer"
-	case "busy":
-		return "Busy"
-	case "failed":
-		return "Failed"
-	}
-	return s
-}

@@ -54,16 +54,6 @@ func (s *UserScope) Account(id int64) (ScopeAccount, bool) {
 	return ScopeAccount{}, false
 }
 
-// ByPrefix returns the scope's account with this tech prefix.
-func (s *UserScope) ByPrefix(prefix string) (ScopeAccount, bool) {
-	for _, a := range s.Accounts {
-		if a.TechPrefix == prefix {
-			return a, true
-		}
-	}
-	return ScopeAccount{}, false
-}
-
 // ManagedScope returns the accounts managed from acct. A Principal of a
 // root manages the family; a Principal of a sub-account only that account.
 func (db *DB) ManagedScope(ctx context.Context, acct portal.Account) (*UserScope, error) {

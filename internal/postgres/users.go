@@ -34,12 +34,6 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*portal.User, erro
 	return scanUser(db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, email))
 }
 
-// SessionUser returns the user id's session epoch and whether the user may
-// still sign in; it runs on every signed-in request.
-func (db *DB) SessionUser(ctx context.Context, id int64) (*portal.User, error) {
-	return db.UserByID(ctx, id)
-}
-
 // newTechPrefix returns eight random digits (the first not zero, so it reads
 // as a number).
 func newTechPrefix() (string, error) {

@@ -87,7 +87,7 @@ func (s *Server) sessionUser(ctx context.Context, uid int64) (*portal.User, erro
 		}
 		return pf.read.User, nil
 	}
-	u, err := s.db.SessionUser(ctx, uid)
+	u, err := s.db.UserByID(ctx, uid)
 	if err == nil && pf != nil && pf.token != "" {
 		s.store.hints.put(pf.token, uid)
 	}
