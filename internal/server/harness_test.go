@@ -17,7 +17,6 @@ import (
 
 	"carrierportal/internal/config"
 	"carrierportal/internal/mail"
-	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
 )
 
@@ -260,5 +259,3 @@ func (a *testApp) count(sql string, args ...any) int {
 	}
 	return n
 }
-
-var _ = portal.ErrNotFound
