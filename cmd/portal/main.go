@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 			return err
 		}
 	} else if cfg.Development() {
-		sender = mail.NewDevSender(db, logger)
+		sender = mail.NewDevSender(db, cfg.BaseURL, logger)
 	} else {
 		return errors.New("SMTP_URL is required outside development")
 	}

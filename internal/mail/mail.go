@@ -15,8 +15,8 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
-	// Link is the message's call-to-action URL, if any. Senders never put it
-	// anywhere but the bodies, except the development mailer, which logs it.
+	// Link is the message's call-to-action URL, if any. It carries a token:
+	// senders never put it anywhere but the bodies, and never log it.
 	Link string
 }
 

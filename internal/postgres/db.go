@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,7 @@ type DB struct {
 }
 
 // Open connects a pool sized for the machine and checks the connection.
+// The pool drops its connections when the server restarts (resetOnShutdown).
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -41,10 +43,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second
+	reset := &resetOnShutdown{}
+	cfg.ConnConfig.Tracer = reset
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
+	reset.pool.Store(pool)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
@@ -52,6 +57,30 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		return nil, fmt.Errorf("postgres: ping: %w", err)
 	}
 	return pool, nil
+}
+
+// resetOnShutdown empties the pool when a query learns that the server ended
+// its session (a restart or a crash ends every session, not just the one
+// that noticed). The pool pings only connections idle for over a second, so
+// without this the requests right after a restart would get connections to
+// the old server and fail.
+type resetOnShutdown struct{ pool atomic.Pointer[pgxpool.Pool] }
+
+// TraceQueryStart is part of pgx.QueryTracer.
+func (*resetOnShutdown) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+// TraceQueryEnd resets the pool on admin_shutdown (57P01) and
+// crash_shutdown (57P02); connections in use are closed when released.
+func (r *resetOnShutdown) TraceQueryEnd(_ context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	var pgErr *pgconn.PgError
+	if !errors.As(data.Err, &pgErr) || (pgErr.Code != "57P01" && pgErr.Code != "57P02") {
+		return
+	}
+	if pool := r.pool.Load(); pool != nil {
+		pool.Reset()
+	}
 }
 
 // tx runs fn in a transaction.

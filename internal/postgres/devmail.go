@@ -20,11 +20,13 @@ type DevMail struct {
 // devMailMax bounds how many messages one listing returns.
 const devMailMax = 1000
 
-// StoreDevMail keeps a message for the development mailbox.
-func (db *DB) StoreDevMail(ctx context.Context, to, subject, text, html string) error {
-	_, err := db.Pool.Exec(ctx, `INSERT INTO dev_mail (to_addr, subject, text_body, html_body)
-		VALUES ($1, $2, $3, $4)`, to, subject, text, html)
-	return mapErr(err, "store dev mail")
+// StoreDevMail keeps a message for the development mailbox and returns its
+// id, under which the mailbox shows it.
+func (db *DB) StoreDevMail(ctx context.Context, to, subject, text, html string) (int64, error) {
+	var id int64
+	err := db.Pool.QueryRow(ctx, `INSERT INTO dev_mail (to_addr, subject, text_body, html_body)
+		VALUES ($1, $2, $3, $4) RETURNING id`, to, subject, text, html).Scan(&id)
+	return id, mapErr(err, "store dev mail")
 }
 
 // DevMails lists the newest messages of the development mailbox first.

@@ -10,10 +10,12 @@ import (
 func TestDevMail(t *testing.T) {
 	ctx := context.Background()
 	db := &DB{Pool: NewTestPool(t)}
-	if err := db.StoreDevMail(ctx, "first@example.test", "First", "text one", "<p>one</p>"); err != nil {
+	first, err := db.StoreDevMail(ctx, "first@example.test", "First", "text one", "<p>one</p>")
+	if err != nil {
 		t.Fatalf("StoreDevMail: %v", err)
 	}
-	if err := db.StoreDevMail(ctx, "second@example.test", "Second", "text two", "<p>two</p>"); err != nil {
+	second, err := db.StoreDevMail(ctx, "second@example.test", "Second", "text two", "<p>two</p>")
+	if err != nil {
 		t.Fatalf("StoreDevMail: %v", err)
 	}
 
@@ -23,6 +25,9 @@ func TestDevMail(t *testing.T) {
 	}
 	if len(ms) != 2 || ms[0].Subject != "Second" || ms[1].Subject != "First" {
 		t.Fatalf("got %+v, want Second then First", ms)
+	}
+	if ms[0].ID != second || ms[1].ID != first {
+		t.Errorf("ids: got %d, %d; StoreDevMail returned %d, %d", ms[0].ID, ms[1].ID, second, first)
 	}
 	if ms[0].To != "second@example.test" || ms[0].Text != "text two" || ms[0].HTML != "<p>two</p>" || ms[0].CreatedAt.IsZero() {
 		t.Errorf("got %+v, want every field filled in", ms[0])

@@ -44,6 +44,20 @@ func newTestApp(t testing.TB, env map[string]string) *testApp {
 // several instances on one database stand for a scaled-out deployment.
 func startTestApp(t testing.TB, dbURL string, env map[string]string) *testApp {
 	t.Helper()
+	return startTestAppWith(t, dbURL, env, testAppOptions{})
+}
+
+// testAppOptions changes how a test app is built; the zero value is the
+// usual app.
+type testAppOptions struct {
+	// logs, if set, receives every line the server, the email worker and
+	// the development mailer log, at every level, as text.
+	logs io.Writer
+}
+
+// startTestAppWith is startTestApp with options.
+func startTestAppWith(t testing.TB, dbURL string, env map[string]string, opts testAppOptions) *testApp {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	vars := map[string]string{"DATABASE_URL": dbURL, "PORTAL_ENV": "test", "PORTAL_BASE_URL": testBaseURL}
 	for k, v := range env {
@@ -64,12 +78,14 @@ func startTestApp(t testing.TB, dbURL string, env map[string]string) *testApp {
 	}
 	t.Cleanup(pool.Close)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	if opts.logs != nil {
+		logger = slog.New(slog.NewTextHandler(opts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	db := &postgres.DB{Pool: pool, BaseURL: cfg.BaseURL}
 	key := mail.KeyFromSecret(cfg.Secret)
-	client, err := mail.NewClient(pool, mail.NewWorker(pool, mail.NewDevSender(db, logger), key, logger), 2)
+	client, err := mail.NewClient(pool, mail.NewWorker(pool, mail.NewDevSender(db, cfg.BaseURL, logger), key, logger), 2)
 	if err != nil {
 		t.Fatalf("river: %v", err)
 	}

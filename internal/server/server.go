@@ -33,6 +33,10 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.store = newSessionStore(db)
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
 	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
+	// A session that cannot be loaded or saved (the database is down) gets
+	// the same error page, logged with its request id, as any other failure.
+	s.sessions.ErrorFunc = s.serverError
+	s.staff.ErrorFunc = s.serverError
 	s.confirmers = s.newConfirmers()
 	s.handler = s.routes()
 	return s
