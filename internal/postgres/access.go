@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
 	"carrierportal/internal/portal"
 )
 
@@ -31,26 +33,54 @@ func (db *DB) Access(ctx context.Context, userID int64, techPrefix string) (*Acc
 	if !portal.ValidTechPrefix(techPrefix) {
 		return nil, portal.ErrNotFound
 	}
-	var aa AccountAccess
-	var own, inherited *string
-	var revoked bool
-	var features []string
-	a := &aa.Account
-	err := db.Pool.QueryRow(ctx, accessSQL, userID, techPrefix).Scan(&a.ID, &a.TechPrefix, &a.CompanyName, &a.CompanyAlias,
-		&a.ContactEmail, &a.Status, &a.ParentID, &a.CreatedAt, &own, &inherited, &revoked, &features)
-	if err != nil {
+	b := &pgx.Batch{}
+	res := queueAccess(b, userID, techPrefix)
+	err := db.Pool.SendBatch(ctx, b).Close()
+	if err != nil && portal.ErrorCode(mapErr(err, "")) != portal.ENOTFOUND {
 		return nil, mapErr(err, "access")
 	}
-	aa.Role = effectiveRole(own, inherited, revoked)
-	if aa.Role == portal.RoleNone {
-		return nil, portal.ErrNotFound
-	}
-	aa.IsRoot = a.ParentID == nil
-	aa.Features = map[portal.Feature]bool{}
-	for _, f := range features {
-		aa.Features[portal.Feature(f)] = true
-	}
-	return &aa, nil
+	return res.AccountAccess, res.Err
+}
+
+// AccessResult is the outcome of a queued Access: the account and role, or
+// Err (portal.ErrNotFound for an account the user cannot reach).
+type AccessResult struct {
+	*AccountAccess
+	Err error
+}
+
+// queueAccess queues the access query for a valid tech prefix; the result
+// is filled in once the batch has run.
+func queueAccess(b *pgx.Batch, userID int64, techPrefix string) *AccessResult {
+	res := &AccessResult{Err: portal.ErrNotFound}
+	b.Queue(accessSQL, userID, techPrefix).QueryRow(func(row pgx.Row) error {
+		var aa AccountAccess
+		var own, inherited *string
+		var revoked bool
+		var features []string
+		a := &aa.Account
+		err := row.Scan(&a.ID, &a.TechPrefix, &a.CompanyName, &a.CompanyAlias,
+			&a.ContactEmail, &a.Status, &a.ParentID, &a.CreatedAt, &own, &inherited, &revoked, &features)
+		if err != nil {
+			if portal.ErrorCode(mapErr(err, "")) == portal.ENOTFOUND {
+				return nil // not found: the batch goes on
+			}
+			res.Err = mapErr(err, "access")
+			return err
+		}
+		aa.Role = effectiveRole(own, inherited, revoked)
+		if aa.Role == portal.RoleNone {
+			return nil
+		}
+		aa.IsRoot = a.ParentID == nil
+		aa.Features = map[portal.Feature]bool{}
+		for _, f := range features {
+			aa.Features[portal.Feature(f)] = true
+		}
+		res.AccountAccess, res.Err = &aa, nil
+		return nil
+	})
+	return res
 }
 
 func effectiveRole(own, inherited *string, revoked bool) portal.Role {

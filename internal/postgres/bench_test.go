@@ -30,9 +30,10 @@ func BenchmarkBillingSummaryPage(b *testing.B) {
 	db, uid := benchLarge(b)
 	ctx := context.Background()
 	q := SummaryQuery{Sort: "company", Month: lastMonth(), Limit: 100}
+	sc := scopeOf(b, db, uid)
 	b.ReportAllocs()
 	for b.Loop() {
-		bs, err := db.BillingSummaryPage(ctx, uid, q, time.Now())
+		bs, err := db.BillingSummaryPage(ctx, sc, q, time.Now())
 		if err != nil || len(bs.Rows) != 100 {
 			b.Fatalf("billing summary: %d rows, %v", len(bs.Rows), err)
 		}
@@ -44,9 +45,10 @@ func BenchmarkAccountsSummaryPage(b *testing.B) {
 	db, uid := benchLarge(b)
 	ctx := context.Background()
 	q := SummaryQuery{Sort: "company", Month: MonthStart(time.Now()), Limit: 100}
+	sc := scopeOf(b, db, uid)
 	b.ReportAllocs()
 	for b.Loop() {
-		rows, _, err := db.AccountsSummary(ctx, uid, q)
+		rows, _, err := db.AccountsSummary(ctx, sc, q)
 		if err != nil || len(rows) != 100 {
 			b.Fatalf("accounts summary: %d rows, %v", len(rows), err)
 		}
@@ -74,7 +76,7 @@ func BenchmarkSessionWithUser(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		sr, err := db.SessionWithUser(ctx, "bench-token", uid)
+		sr, err := db.SessionWithUser(ctx, "bench-token", uid, "")
 		if err != nil || !sr.Found || sr.User == nil {
 			b.Fatalf("session read: %+v, %v", sr, err)
 		}

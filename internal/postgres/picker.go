@@ -57,23 +57,30 @@ func scanPickerEntry(row pgx.Row) (PickerEntry, error) {
 	return e, err
 }
 
-// Picker loads the header picker for a user on an account (0 on pages
-// outside any account), in one round trip.
-func (db *DB) Picker(ctx context.Context, userID, currentID int64) (*PickerHeader, error) {
-	var p PickerHeader
+// Picker loads the header picker for a user on the account with this tech
+// prefix ("" on pages outside any account), in one round trip.
+func (db *DB) Picker(ctx context.Context, userID int64, current string) (*PickerHeader, error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM accounts a WHERE `+candidateSQL+` AND `+reachableSQL+` AND a.id <> $2)`,
-		userID, currentID).QueryRow(func(row pgx.Row) error { return row.Scan(&p.Others) })
-	b.Queue(`SELECT `+pickerCols+` FROM recent_accounts ra JOIN accounts a ON a.id = ra.account_id
-		WHERE ra.user_id = $1 AND a.id <> $2 AND `+candidateSQL+` AND `+reachableSQL+`
-		ORDER BY ra.used_at DESC LIMIT $3`, userID, currentID, RecentLimit).Query(func(rows pgx.Rows) (err error) {
-		p.Recent, err = scanAll(rows, scanPickerEntry)
-		return err
-	})
+	p := queuePicker(b, userID, current)
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "picker")
 	}
-	return &p, nil
+	return p, nil
+}
+
+// queuePicker queues the picker's statements; the header is filled in once
+// the batch has run.
+func queuePicker(b *pgx.Batch, userID int64, current string) *PickerHeader {
+	var p PickerHeader
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM accounts a WHERE `+candidateSQL+` AND `+reachableSQL+` AND a.tech_prefix <> $2)`,
+		userID, current).QueryRow(func(row pgx.Row) error { return row.Scan(&p.Others) })
+	b.Queue(`SELECT `+pickerCols+` FROM recent_accounts ra JOIN accounts a ON a.id = ra.account_id
+		WHERE ra.user_id = $1 AND a.tech_prefix <> $2 AND `+candidateSQL+` AND `+reachableSQL+`
+		ORDER BY ra.used_at DESC LIMIT $3`, userID, current, RecentLimit).Query(func(rows pgx.Rows) (err error) {
+		p.Recent, err = scanAll(rows, scanPickerEntry)
+		return err
+	})
+	return &p
 }
 
 // PickerSearch finds accounts the user can reach whose company name or

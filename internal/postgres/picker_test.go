@@ -61,7 +61,7 @@ func TestPickerLimitAndRecent(t *testing.T) {
 		t.Errorf("search gave %d entries (more %v, first %+v), want the first %d by name and more", len(list), more, list[0], PickerLimit)
 	}
 
-	h, err := f.db.Picker(ctx, f.uc, f.c)
+	h, err := f.db.Picker(ctx, f.uc, f.cPrefix)
 	if err != nil || h.Others || len(h.Recent) != 0 {
 		t.Errorf("C's owner: %+v, %v; want no other accounts", h, err)
 	}
@@ -71,7 +71,7 @@ func TestPickerLimitAndRecent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h, err = f.db.Picker(ctx, f.u1, f.p1)
+	h, err = f.db.Picker(ctx, f.u1, f.p1Prefix)
 	if err != nil || !h.Others || len(h.Recent) != 2 || h.Recent[1].TechPrefix != "60000002" {
 		t.Fatalf("P1's principal: %+v, %v; want two recent accounts, Kid last", h, err)
 	}
@@ -79,7 +79,7 @@ func TestPickerLimitAndRecent(t *testing.T) {
 	if _, err := f.db.Unlink(ctx, portal.Actor{UserID: f.u1}, f.p1, "60000002"); err != nil {
 		t.Fatal(err)
 	}
-	h, err = f.db.Picker(ctx, f.u1, f.p1)
+	h, err = f.db.Picker(ctx, f.u1, f.p1Prefix)
 	if err != nil || len(h.Recent) != 1 || h.Recent[0].TechPrefix == "60000002" {
 		t.Errorf("after unlink: %+v, %v; want only the branch", h, err)
 	}

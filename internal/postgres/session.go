@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"carrierportal/internal/portal"
 )
 
@@ -17,29 +19,50 @@ type SessionRead struct {
 	User *portal.User
 	// LastAccountID is the account the user last opened (0 for none).
 	LastAccountID int64
+	// Account is the user's access to an account and its header picker,
+	// when they were asked for.
+	Account *AccountRead
+}
+
+// AccountRead is what a page of an account needs before its handler runs,
+// read along with the session.
+type AccountRead struct {
+	TechPrefix string
+	Access     *AccessResult
+	Picker     *PickerHeader
 }
 
 // SessionWithUser reads the session token's data (as the session store
 // would: only while unexpired) and user userID in one round trip. The
-// caller checks that the data names that user.
-func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64) (*SessionRead, error) {
+// caller checks that the data names that user. With a valid tech prefix it
+// also reads, in the same round trip, that user's access to the account and
+// the header picker there (Account), for a page of that account.
+func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, techPrefix string) (*SessionRead, error) {
 	var sr SessionRead
 	var id, epoch, last *int64
 	var email, name, hash *string
 	var verified, lastLogin, created *time.Time
-	err := db.Pool.QueryRow(ctx, `SELECT s.data, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
+	b := &pgx.Batch{}
+	b.Queue(`SELECT s.data, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
 			u.last_login_at, u.created_at, u.last_account_id
 		FROM sessions s LEFT JOIN users u ON u.id = $2
-		WHERE s.token = $1 AND current_timestamp < s.expiry`, token, userID).
-		Scan(&sr.Data, &id, &email, &name, &hash, &verified, &epoch, &lastLogin, &created, &last)
-	if err != nil {
+		WHERE s.token = $1 AND current_timestamp < s.expiry`, token, userID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&sr.Data, &id, &email, &name, &hash, &verified, &epoch, &lastLogin, &created, &last)
 		if portal.ErrorCode(mapErr(err, "")) == portal.ENOTFOUND {
-			return &sr, nil
+			return nil
 		}
+		sr.Found = err == nil
+		return err
+	})
+	if portal.ValidTechPrefix(techPrefix) {
+		sr.Account = &AccountRead{TechPrefix: techPrefix}
+		sr.Account.Access = queueAccess(b, userID, techPrefix)
+		sr.Account.Picker = queuePicker(b, userID, techPrefix)
+	}
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "session")
 	}
-	sr.Found = true
-	if id != nil {
+	if sr.Found && id != nil {
 		sr.User = &portal.User{ID: *id, Email: *email, FullName: *name, PasswordHash: *hash, EmailVerifiedAt: verified,
 			SessionEpoch: *epoch, LastLoginAt: lastLogin, CreatedAt: *created}
 		if last != nil {

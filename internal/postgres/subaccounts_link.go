@@ -321,7 +321,9 @@ func (db *DB) Unlink(ctx context.Context, actor portal.Actor, parentID int64, ch
 //   - revocations in the old family of the child's remaining users follow
 //     it, so a revoked user does not regain access by the move (a link
 //     moves them, an unlink copies them);
-//   - the child's charge history moves between the family rollups.
+//   - the child's charge and call history moves between the family
+//     rollups, which hold open accounts only (its totals follow by the
+//     accounts trigger).
 func (db *DB) moveFamilyTx(ctx context.Context, tx pgx.Tx, childID, oldRoot, newRoot int64) error {
 	if oldRoot == newRoot {
 		return nil
@@ -345,15 +347,29 @@ func (db *DB) moveFamilyTx(ctx context.Context, tx pgx.Tx, childID, oldRoot, new
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE family_charge_monthly f SET amount_micros = f.amount_micros - c.amount_micros
-		FROM charge_monthly c WHERE c.account_id = $1 AND f.root_id = $2 AND f.month = c.month AND f.category = c.category`,
+		FROM charge_monthly c JOIN accounts a ON a.id = c.account_id AND a.status <> 'closed'
+		WHERE c.account_id = $1 AND f.root_id = $2 AND f.month = c.month AND f.category = c.category`,
 		childID, oldRoot); err != nil {
 		return mapErr(err, "family rollup")
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO family_charge_monthly AS f (root_id, month, category, amount_micros)
-		SELECT $2, month, category, amount_micros FROM charge_monthly WHERE account_id = $1 ORDER BY month, category
+	if _, err := tx.Exec(ctx, `INSERT INTO family_charge_monthly AS f (root_id, month, category, amount_micros)
+		SELECT $2, c.month, c.category, c.amount_micros FROM charge_monthly c JOIN accounts a ON a.id = c.account_id AND a.status <> 'closed'
+		WHERE c.account_id = $1 ORDER BY c.month, c.category
 		ON CONFLICT (root_id, month, category) DO UPDATE SET amount_micros = f.amount_micros + EXCLUDED.amount_micros`,
+		childID, newRoot); err != nil {
+		return mapErr(err, "family rollup")
+	}
+	if _, err := tx.Exec(ctx, `UPDATE family_cdr_monthly f SET calls = f.calls - c.calls, billed_secs = f.billed_secs - c.billed_secs
+		FROM cdr_monthly c JOIN accounts a ON a.id = c.account_id AND a.status <> 'closed'
+		WHERE c.account_id = $1 AND f.root_id = $2 AND f.month = c.month`, childID, oldRoot); err != nil {
+		return mapErr(err, "family calls")
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO family_cdr_monthly AS f (root_id, month, calls, billed_secs)
+		SELECT $2, c.month, c.calls, c.billed_secs FROM cdr_monthly c JOIN accounts a ON a.id = c.account_id AND a.status <> 'closed'
+		WHERE c.account_id = $1 ORDER BY c.month
+		ON CONFLICT (root_id, month) DO UPDATE SET calls = f.calls + EXCLUDED.calls, billed_secs = f.billed_secs + EXCLUDED.billed_secs`,
 		childID, newRoot)
-	return mapErr(err, "family rollup")
+	return mapErr(err, "family calls")
 }
 
 // mailPrincipalsTx sends one template to an account's Principals.

@@ -28,27 +28,51 @@ const famRootsSQL = `SELECT m.account_id FROM memberships m JOIN accounts a ON a
 	  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = a.id)
 	  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = a.id AND f.feature = 'sub_accounts')`
 
-// summaryScope is the accounts user $1 sees in the summaries, as visibleSQL
-// describes them, split so that a whole family is read in company order
-// from the accounts_family_open index: two branches per family the user is
-// Principal of (its root, its sub-accounts), and one for the accounts seen
-// one by one (memberships) outside those families.
-type summaryScope struct {
-	fams []int64
+// SummaryScope is what the family summaries of one user cover, as
+// visibleSQL describes it, split so that a whole family is read in company
+// order from the accounts_family_open index and its totals from the family
+// rollups: two branches per family the user is Principal of (its root, its
+// sub-accounts), and one for the accounts seen one by one (memberships)
+// outside those families.
+type SummaryScope struct {
+	UserID int64
+	// Visible says whether the user may see any account in a summary.
+	Visible bool
+	fams    []int64
 }
 
-// summaryScopeOf loads the families the user sees whole.
-func (db *DB) summaryScopeOf(ctx context.Context, userID int64) (summaryScope, error) {
-	rows, err := db.Pool.Query(ctx, famRootsSQL+` ORDER BY 1`, userID)
-	if err != nil {
-		return summaryScope{}, mapErr(err, "summary scope")
+// SummaryFrame loads the user's summary scope and the header picker of a
+// page outside any account, in one round trip.
+func (db *DB) SummaryFrame(ctx context.Context, userID int64) (*SummaryScope, *PickerHeader, error) {
+	b := &pgx.Batch{}
+	sc := queueSummaryScope(b, userID)
+	p := queuePicker(b, userID, "")
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, mapErr(err, "summary scope")
 	}
-	fams, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	return summaryScope{fams: fams}, mapErr(err, "summary scope")
+	return sc, p, nil
+}
+
+// SummaryScopeOf loads the user's summary scope alone.
+func (db *DB) SummaryScopeOf(ctx context.Context, userID int64) (*SummaryScope, error) {
+	b := &pgx.Batch{}
+	sc := queueSummaryScope(b, userID)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, mapErr(err, "summary scope")
+	}
+	return sc, nil
+}
+
+func queueSummaryScope(b *pgx.Batch, userID int64) *SummaryScope {
+	sc := &SummaryScope{UserID: userID}
+	b.Queue(`SELECT ARRAY(`+famRootsSQL+` ORDER BY 1), EXISTS (`+visibleSQL+`)`, userID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&sc.fams, &sc.Visible)
+	})
+	return sc
 }
 
 // famList is the families' root ids as an SQL list (ids from the database).
-func (sc summaryScope) famList() string {
+func (sc *SummaryScope) famList() string {
 	out := "0"
 	for _, id := range sc.fams {
 		out += "," + strconv.FormatInt(id, 10)
@@ -58,7 +82,7 @@ func (sc summaryScope) famList() string {
 
 // directSQL is the accounts seen one by one (where matches too), outside
 // the whole families.
-func (sc summaryScope) directSQL(where string) string {
+func (sc *SummaryScope) directSQL(where string) string {
 	return `SELECT ` + summaryCols + ` FROM accounts a
 	WHERE a.id IN (SELECT m.account_id FROM memberships m WHERE m.user_id = $1 AND m.role IN ('principal', 'power'))
 	  AND coalesce(a.parent_id, a.id) NOT IN (` + sc.famList() + `)
@@ -68,7 +92,7 @@ func (sc summaryScope) directSQL(where string) string {
 
 // visSQL is every visible account matching where: the same rows as
 // visibleSQL + where.
-func (sc summaryScope) visSQL(where string) string {
+func (sc *SummaryScope) visSQL(where string) string {
 	sql := sc.directSQL(where)
 	for _, id := range sc.fams {
 		sql += sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.parent_id = ` +
@@ -79,7 +103,7 @@ func (sc summaryScope) visSQL(where string) string {
 
 // rootSQL is the UNION ALL branch of a whole family's root: visible unless
 // closed.
-func (sc summaryScope) rootSQL(id int64, where string) string {
+func (sc *SummaryScope) rootSQL(id int64, where string) string {
 	return ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.id = ` + strconv.FormatInt(id, 10) +
 		` AND a.status <> 'closed'` + where
 }
@@ -150,6 +174,11 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 	if desc {
 		dir = " DESC"
 	}
+	if col == "lower(company_name)" {
+		// Both keys one way: a family's page is read straight from the
+		// accounts_family_open index, backwards for descending.
+		return " ORDER BY lower(company_name)" + dir + ", id" + dir
+	}
 	return " ORDER BY " + col + dir + ", lower(company_name), id"
 }
 
@@ -161,7 +190,7 @@ var baseSorts = map[string]bool{"company": true, "prefix": true, "status": true,
 // the order needs figures of every account, passes them all through. In
 // company order each whole family contributes only the accounts up to the
 // end of the page, read from the accounts_family_open index.
-func pageSQL(sc summaryScope, sorts map[string]string, q SummaryQuery, base bool, where string) string {
+func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base bool, where string) string {
 	if !base {
 		return `SELECT * FROM vis`
 	}
@@ -176,9 +205,9 @@ func pageSQL(sc summaryScope, sorts map[string]string, q SummaryQuery, base bool
 	end := strconv.Itoa(max(0, q.Offset) + q.Limit)
 	sql := `SELECT * FROM (` + sc.directSQL(where)
 	for _, id := range sc.fams {
-		sql += sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.id IN (SELECT a.id FROM accounts a
+		sql += sc.rootSQL(id, where) + ` UNION ALL (SELECT ` + summaryCols + ` FROM accounts a
 			WHERE a.parent_id = ` + strconv.FormatInt(id, 10) + ` AND a.status <> 'closed'` + where + `
-			ORDER BY lower(a.company_name)` + dir + `, a.id LIMIT ` + end + `)`
+			ORDER BY lower(a.company_name)` + dir + `, a.id` + dir + ` LIMIT ` + end + `)`
 	}
 	return sql + `) v` + order + limitSQL(q)
 }
@@ -190,15 +219,12 @@ func limitSQL(q SummaryQuery) string {
 // AccountsSummary loads one page of the All Accounts summary and the totals
 // of every matching account, in one round trip. This month's figures come
 // from the monthly rollups; the page is cut before its figures are looked
-// up unless it is sorted by them.
-func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery) ([]SummaryRow, SummaryTotals, error) {
+// up unless it is sorted by them. Without a search, the totals of whole
+// families come from the family rollups.
+func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQuery) ([]SummaryRow, SummaryTotals, error) {
 	month := MonthStart(q.Month)
-	sc, err := db.summaryScopeOf(ctx, userID)
-	if err != nil {
-		return nil, SummaryTotals{}, err
-	}
 	where, args := searchFilter(q.Q, 3)
-	args = append([]any{userID, month}, args...)
+	args = append([]any{sc.UserID, month}, args...)
 	base := baseSorts[q.Sort] || !ValidSummarySort(q.Sort)
 	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, summarySorts, q, base, where) + `),
 		rows AS (SELECT v.*,
@@ -220,22 +246,26 @@ func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery)
 		})
 		return err
 	})
-	charges := `(SELECT coalesce(sum(amount_micros), 0) FROM charge_monthly WHERE month = $2 AND account_id IN (SELECT id FROM vis))`
 	if where == "" {
-		charges = `0` // added from the family rollups below
-	}
-	// One pass over the visible accounts joined to their rollup rows.
-	b.Queue(`WITH vis AS (`+sc.visSQL(where)+`)
-		SELECT count(*), coalesce(sum(v.balance_micros), 0), coalesce(sum(n.held), 0),
-			coalesce(sum(cm.calls), 0), coalesce(sum(cm.billed_secs), 0), `+charges+`
-		FROM vis v LEFT JOIN did_counts n ON n.account_id = v.id
-		LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`, args...).
-		QueryRow(func(row pgx.Row) error {
-			return row.Scan(&t.Accounts, &t.Balance, &t.Numbers, &t.Calls, &t.BilledSecs, &t.Charges)
+		b.Queue(totalsSQL(sc), sc.UserID, month).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&t.Accounts, &t.Balance, &t.Numbers, &t.Calls, &t.BilledSecs)
 		})
+	} else {
+		// A search: one pass over the matching accounts joined to their
+		// rollup rows.
+		b.Queue(`WITH vis AS (`+sc.visSQL(where)+`)
+			SELECT count(*), coalesce(sum(v.balance_micros), 0), coalesce(sum(n.held), 0),
+				coalesce(sum(cm.calls), 0), coalesce(sum(cm.billed_secs), 0),
+				(SELECT coalesce(sum(amount_micros), 0) FROM charge_monthly WHERE month = $2 AND account_id IN (SELECT id FROM vis))
+			FROM vis v LEFT JOIN did_counts n ON n.account_id = v.id
+			LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`, args...).
+			QueryRow(func(row pgx.Row) error {
+				return row.Scan(&t.Accounts, &t.Balance, &t.Numbers, &t.Calls, &t.BilledSecs, &t.Charges)
+			})
+	}
 	var fam map[time.Time][]int64
 	if where == "" {
-		fam = queueFamilyCharges(b, sc, userID, month, month)
+		fam = queueFamilyCharges(b, sc, month, month)
 	}
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, SummaryTotals{}, mapErr(err, "accounts summary")
@@ -244,6 +274,23 @@ func (db *DB) AccountsSummary(ctx context.Context, userID int64, q SummaryQuery)
 		t.Charges += a
 	}
 	return rows, t, nil
+}
+
+// totalsSQL adds up every visible account (user $1) and its calls in month
+// $2 without a search: whole families from their rollups (open accounts
+// only), the accounts seen one by one from their own rows.
+func totalsSQL(sc *SummaryScope) string {
+	fams := sc.famList()
+	return `SELECT coalesce(sum(n), 0), coalesce(sum(bal), 0), coalesce(sum(held), 0), coalesce(sum(calls), 0), coalesce(sum(billed), 0) FROM (
+		SELECT accounts AS n, balance_micros AS bal, numbers AS held, 0 AS calls, 0 AS billed
+		FROM family_totals WHERE root_id IN (` + fams + `)
+		UNION ALL
+		SELECT 0, 0, 0, calls, billed_secs FROM family_cdr_monthly WHERE root_id IN (` + fams + `) AND month = $2
+		UNION ALL
+		SELECT 1, v.balance_micros, coalesce(n.held, 0), coalesce(cm.calls, 0), coalesce(cm.billed_secs, 0)
+		FROM (` + sc.directSQL("") + `) v LEFT JOIN did_counts n ON n.account_id = v.id
+		LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2
+	) t`
 }
 
 // chargesSQL is the month's charges of a row of page v: looked up for the
@@ -262,12 +309,4 @@ func chargesJoinSQL(base bool) string {
 	}
 	return ` LEFT JOIN (SELECT account_id, sum(amount_micros) AS charges FROM charge_monthly WHERE month = $2 GROUP BY account_id) ch
 		ON ch.account_id = v.id`
-}
-
-// SummaryVisible reports whether the user may see any account in a family
-// summary at all.
-func (db *DB) SummaryVisible(ctx context.Context, userID int64) (bool, error) {
-	var ok bool
-	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (`+visibleSQL+`)`, userID).Scan(&ok)
-	return ok, mapErr(err, "summary visible")
 }

@@ -69,7 +69,7 @@ func scanBillingRow(row pgx.Row) (BillingRow, error) {
 
 // billingSQL selects the Billing Summary rows of q; a page sorted by company
 // or prefix is cut before its charges are looked up.
-func billingSQL(sc summaryScope, q SummaryQuery, where string, page bool) string {
+func billingSQL(sc *SummaryScope, q SummaryQuery, where string, page bool) string {
 	base := q.Sort != "total"
 	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, billingSorts, q, base && page, where) + `),
 		rows AS (` + billingRowsSQL + `) SELECT * FROM rows` + orderBy(billingSorts, q.Sort, q.Desc)
@@ -82,37 +82,33 @@ func billingSQL(sc summaryScope, q SummaryQuery, where string, page bool) string
 // BillingSummaryPage loads one page of the Billing Summary for a month, the
 // totals of every matching account by category, and the twelve-month chart
 // of every visible account, in one round trip, from the rollups only.
-func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQuery, now time.Time) (*BillingSummary, error) {
+func (db *DB) BillingSummaryPage(ctx context.Context, sc *SummaryScope, q SummaryQuery, now time.Time) (*BillingSummary, error) {
 	month := MonthStart(q.Month)
 	last := MonthStart(now)
 	first := last.AddDate(0, -11, 0)
-	sc, err := db.summaryScopeOf(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
 	where, args := searchFilter(q.Q, 3)
-	args = append([]any{userID, month}, args...)
+	args = append([]any{sc.UserID, month}, args...)
 	bs := &BillingSummary{Totals: make([]int64, len(ChargeCategories))}
 	b := &pgx.Batch{}
 	b.Queue(billingSQL(sc, q, where, true), args...).Query(func(r pgx.Rows) (err error) {
 		bs.Rows, err = scanAll(r, scanBillingRow)
 		return err
 	})
-	// Without a search, the month's totals are the chart's bar for it.
+	// Without a search, the month's totals are the chart's bar for it and
+	// the number of accounts comes from the family rollups.
 	fromChart := where == "" && !month.Before(first) && !month.After(last)
-	totals := `NULL::bigint[]`
-	if !fromChart {
-		totals = `(SELECT ARRAY[usage, number_rental, messaging, taxes, total] FROM (SELECT ` + byCategorySQL + `
-			FROM charge_monthly c WHERE c.month = $2 AND c.account_id IN (SELECT id FROM vis)) t)`
+	if where == "" {
+		b.Queue(`SELECT n FROM (`+totalsSQL(sc)+`) t(n, bal, held, calls, billed)`, sc.UserID, month).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts) })
 	}
 	var sums []int64
-	targs := args
-	if fromChart {
-		targs = args[:1] // the month is not asked for
+	if !fromChart {
+		b.Queue(`WITH vis AS (`+sc.visSQL(where)+`) SELECT (SELECT count(*) FROM vis),
+			(SELECT ARRAY[usage, number_rental, messaging, taxes, total] FROM (SELECT `+byCategorySQL+`
+			FROM charge_monthly c WHERE c.month = $2 AND c.account_id IN (SELECT id FROM vis)) t)`, args...).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts, &sums) })
 	}
-	b.Queue(`WITH vis AS (`+sc.visSQL(where)+`) SELECT (SELECT count(*) FROM vis), `+totals, targs...).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts, &sums) })
-	chart := queueFamilyCharges(b, sc, userID, first, last)
+	chart := queueFamilyCharges(b, sc, first, last)
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "billing summary")
 	}
@@ -137,17 +133,14 @@ func (db *DB) BillingSummaryPage(ctx context.Context, userID int64, q SummaryQue
 
 // familyChargesSQL adds up the visible accounts' charges per month and
 // category between $2 and $3. Whole families (the user is Principal of the
-// root) are read from the family rollup, less their closed accounts;
+// root) are read from the family rollup, which leaves closed accounts out;
 // accounts seen one by one (as Power) from their own rollups. The result
 // equals summing every visible account's rollup, at a cost that does not
 // grow with the family.
-func familyChargesSQL(sc summaryScope) string {
+func familyChargesSQL(sc *SummaryScope) string {
 	return `SELECT month, category, sum(amount) FROM (
 		SELECT month, category, amount_micros AS amount FROM family_charge_monthly
 		WHERE root_id IN (` + sc.famList() + `) AND month BETWEEN $2 AND $3
-		UNION ALL
-		SELECT c.month, c.category, -c.amount_micros FROM charge_monthly c JOIN accounts a ON a.id = c.account_id
-		WHERE a.status = 'closed' AND coalesce(a.parent_id, a.id) IN (` + sc.famList() + `) AND c.month BETWEEN $2 AND $3
 		UNION ALL
 		SELECT c.month, c.category, c.amount_micros FROM (` + sc.directSQL("") + `) v JOIN charge_monthly c ON c.account_id = v.id
 		WHERE c.month BETWEEN $2 AND $3
@@ -156,9 +149,9 @@ func familyChargesSQL(sc summaryScope) string {
 
 // queueFamilyCharges queues familyChargesSQL; once the batch has run, the
 // map holds each month's amounts by category (ChargeCategories order).
-func queueFamilyCharges(b *pgx.Batch, sc summaryScope, userID int64, first, last time.Time) map[time.Time][]int64 {
+func queueFamilyCharges(b *pgx.Batch, sc *SummaryScope, first, last time.Time) map[time.Time][]int64 {
 	out := map[time.Time][]int64{}
-	b.Queue(familyChargesSQL(sc), userID, first, last).Query(func(rows pgx.Rows) error {
+	b.Queue(familyChargesSQL(sc), sc.UserID, first, last).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var m time.Time
 			var cat string
@@ -184,13 +177,9 @@ func queueFamilyCharges(b *pgx.Batch, sc summaryScope, userID int64, first, last
 // StreamBillingSummary calls fn with every matching account of the Billing
 // Summary for a month, in the order asked for, straight from the database
 // rows.
-func (db *DB) StreamBillingSummary(ctx context.Context, userID int64, q SummaryQuery, fn func(*BillingRow) error) error {
-	sc, err := db.summaryScopeOf(ctx, userID)
-	if err != nil {
-		return err
-	}
+func (db *DB) StreamBillingSummary(ctx context.Context, sc *SummaryScope, q SummaryQuery, fn func(*BillingRow) error) error {
 	where, args := searchFilter(q.Q, 3)
-	args = append([]any{userID, MonthStart(q.Month)}, args...)
+	args = append([]any{sc.UserID, MonthStart(q.Month)}, args...)
 	rows, err := db.Pool.Query(ctx, billingSQL(sc, q, where, false), args...)
 	if err != nil {
 		return mapErr(err, "billing export")

@@ -22,7 +22,7 @@ func TestSummaryPagesCutTheFullOrder(t *testing.T) {
 				for _, search := range []string{"", "acme", "3141590"} {
 					name := fmt.Sprintf("%s/%s/desc=%v/q=%s", email, sort, desc, search)
 					q := SummaryQuery{Q: search, Sort: sort, Desc: desc, Month: time.Now(), Limit: 100}
-					all, tot, err := db.AccountsSummary(ctx, uid, q)
+					all, tot, err := db.AccountsSummary(ctx, scopeOf(t, db, uid), q)
 					if err != nil {
 						t.Fatalf("%s: %v", name, err)
 					}
@@ -39,7 +39,7 @@ func TestSummaryPagesCutTheFullOrder(t *testing.T) {
 						var got []string
 						for off := 0; off < len(all)+size; off += size {
 							q.Offset, q.Limit = off, size
-							rows, _, err := db.AccountsSummary(ctx, uid, q)
+							rows, _, err := db.AccountsSummary(ctx, scopeOf(t, db, uid), q)
 							if err != nil {
 								t.Fatalf("%s: %v", name, err)
 							}
@@ -65,7 +65,7 @@ func TestBillingSummaryPagesCutTheFullOrder(t *testing.T) {
 	for _, sort := range []string{"company", "prefix", "total"} {
 		for _, desc := range []bool{false, true} {
 			q := SummaryQuery{Sort: sort, Desc: desc, Month: now, Limit: 100}
-			full, err := db.BillingSummaryPage(ctx, uid, q, now)
+			full, err := db.BillingSummaryPage(ctx, scopeOf(t, db, uid), q, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +73,7 @@ func TestBillingSummaryPagesCutTheFullOrder(t *testing.T) {
 			var got []string
 			for off := 0; off < len(want)+1; off++ {
 				q.Offset, q.Limit = off, 1
-				page, err := db.BillingSummaryPage(ctx, uid, q, now)
+				page, err := db.BillingSummaryPage(ctx, scopeOf(t, db, uid), q, now)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -32,6 +32,16 @@ func userID(t *testing.T, db *DB, email string) int64 {
 	return u.ID
 }
 
+// scopeOf loads a user's summary scope.
+func scopeOf(t testing.TB, db *DB, uid int64) *SummaryScope {
+	t.Helper()
+	sc, err := db.SummaryScopeOf(context.Background(), uid)
+	if err != nil {
+		t.Fatalf("summary scope: %v", err)
+	}
+	return sc
+}
+
 func zeroCount(t *testing.T, db *DB, what, sql string) {
 	t.Helper()
 	var n int
@@ -60,9 +70,21 @@ func checkSummaryRollups(t *testing.T, db *DB) {
 	zeroCount(t, db, "family_charge_monthly", `SELECT count(*) FROM
 		(SELECT coalesce(a.parent_id, a.id) AS root_id, date_trunc('month', c.occurred_at AT TIME ZONE 'UTC')::date AS month, c.category,
 		        sum(c.amount_micros) AS amt
-		 FROM charges c JOIN accounts a ON a.id = c.account_id GROUP BY 1, 2, 3) want
+		 FROM charges c JOIN accounts a ON a.id = c.account_id WHERE a.status <> 'closed' GROUP BY 1, 2, 3) want
 		FULL JOIN (SELECT * FROM family_charge_monthly WHERE amount_micros <> 0) got USING (root_id, month, category)
 		WHERE want.amt IS DISTINCT FROM got.amount_micros`)
+	zeroCount(t, db, "family_cdr_monthly", `SELECT count(*) FROM
+		(SELECT coalesce(a.parent_id, a.id) AS root_id, date_trunc('month', c.started_at AT TIME ZONE 'UTC')::date AS month,
+		        count(*) AS calls, sum(c.billed_secs) AS billed
+		 FROM cdrs c JOIN accounts a ON a.id = c.account_id WHERE a.status <> 'closed' GROUP BY 1, 2) want
+		FULL JOIN (SELECT * FROM family_cdr_monthly WHERE calls <> 0) got USING (root_id, month)
+		WHERE (want.calls, want.billed) IS DISTINCT FROM (got.calls, got.billed_secs)`)
+	zeroCount(t, db, "family_totals", `SELECT count(*) FROM
+		(SELECT coalesce(a.parent_id, a.id) AS root_id, count(*) AS n, sum(a.balance_micros) AS bal,
+		        sum((SELECT count(*) FROM dids d WHERE d.account_id = a.id AND d.released_at IS NULL)) AS held
+		 FROM accounts a WHERE a.status <> 'closed' GROUP BY 1) want
+		FULL JOIN (SELECT * FROM family_totals WHERE (accounts, balance_micros, numbers) <> (0, 0, 0)) got USING (root_id)
+		WHERE (want.n, want.bal, want.held) IS DISTINCT FROM (got.accounts, got.balance_micros, got.numbers)`)
 }
 
 func TestSummaryRollupsEqualRawAggregate(t *testing.T) {
@@ -73,7 +95,7 @@ func TestSummaryRollupsEqualRawAggregate(t *testing.T) {
 	now := time.Now()
 	for back := 0; back < 4; back++ {
 		month := MonthStart(now).AddDate(0, -back, 0)
-		bs, err := db.BillingSummaryPage(ctx, uid, SummaryQuery{Month: month, Limit: 100}, now)
+		bs, err := db.BillingSummaryPage(ctx, scopeOf(t, db, uid), SummaryQuery{Month: month, Limit: 100}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +152,7 @@ func TestSummaryVisibility(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.email, func(t *testing.T) {
 			uid := userID(t, db, tc.email)
-			rows, tot, err := db.AccountsSummary(ctx, uid, SummaryQuery{Month: time.Now(), Limit: 100})
+			rows, tot, err := db.AccountsSummary(ctx, scopeOf(t, db, uid), SummaryQuery{Month: time.Now(), Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +171,7 @@ func TestSummaryVisibility(t *testing.T) {
 			if sum != tot {
 				t.Errorf("totals %+v, sum of the rows %+v", tot, sum)
 			}
-			bs, err := db.BillingSummaryPage(ctx, uid, SummaryQuery{Month: time.Now(), Limit: 100}, time.Now())
+			bs, err := db.BillingSummaryPage(ctx, scopeOf(t, db, uid), SummaryQuery{Month: time.Now(), Limit: 100}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,9 +185,9 @@ func TestSummaryVisibility(t *testing.T) {
 			if total != bs.Total || bs.Chart[11].Amount != total {
 				t.Errorf("billing total %d, chart %d, sum of the rows %d", bs.Total, bs.Chart[11].Amount, total)
 			}
-			ok, err := db.SummaryVisible(ctx, uid)
-			if err != nil || ok != (len(tc.want) > 0) {
-				t.Errorf("SummaryVisible = %v, %v; want %v", ok, err, len(tc.want) > 0)
+			sc, err := db.SummaryScopeOf(ctx, uid)
+			if err != nil || sc.Visible != (len(tc.want) > 0) {
+				t.Errorf("SummaryScopeOf: Visible = %v, %v; want %v", sc != nil && sc.Visible, err, len(tc.want) > 0)
 			}
 		})
 	}
@@ -199,7 +221,7 @@ func checkChart(t *testing.T, db *DB, email string) {
 	t.Helper()
 	uid := userID(t, db, email)
 	now := time.Now()
-	bs, err := db.BillingSummaryPage(context.Background(), uid, SummaryQuery{Month: now, Limit: 10}, now)
+	bs, err := db.BillingSummaryPage(context.Background(), scopeOf(t, db, uid), SummaryQuery{Month: now, Limit: 10}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +286,9 @@ func relink(db *DB, child, parent int64, pause time.Duration) error {
 	})
 }
 
-// TestFamilyRollupUnderConcurrentLinks records charges for an account while
-// it is linked and unlinked over and over: the family rollups stay exact.
+// TestFamilyRollupUnderConcurrentLinks records charges, calls and numbers
+// for an account while it is linked and unlinked over and over, and for
+// another while it is closed and reopened: the family rollups stay exact.
 func TestFamilyRollupUnderConcurrentLinks(t *testing.T) {
 	f := newSubFixture(t)
 	ctx := context.Background()
@@ -288,6 +311,24 @@ func TestFamilyRollupUnderConcurrentLinks(t *testing.T) {
 					errs <- err
 					return
 				}
+				// Calls and numbers too: the family's call rollup and totals follow.
+				if _, err := f.db.Pool.Exec(ctx, `INSERT INTO cdrs (account_id, started_at, direction, from_number, to_number, disposition, duration_secs, billed_secs)
+					VALUES ($1, $3, 'outbound', '+12065550100', '+12065550101', 'answered', 61, 66),
+					($2, $3, 'inbound', '+12065550102', '+12065550103', 'answered', 7, 12)`, f.c, f.k, at); err != nil {
+					errs <- err
+					return
+				}
+				number := fmt.Sprintf("+1425%d%06d", w, i)
+				if _, err := f.db.Pool.Exec(ctx, `INSERT INTO dids (account_id, number) VALUES ($1, $2)`, f.c, number); err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 0 {
+					if _, err := f.db.Pool.Exec(ctx, `UPDATE dids SET released_at = now() WHERE number = $1`, number); err != nil {
+						errs <- err
+						return
+					}
+				}
 			}
 		}()
 	}
@@ -296,6 +337,12 @@ func TestFamilyRollupUnderConcurrentLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := f.db.Unlink(ctx, portal.Actor{}, f.p2, f.cPrefix); err != nil {
+			t.Fatal(err)
+		}
+		// Closing and reopening an account takes its history out of the
+		// family rollups and back, while its charges keep coming.
+		status := map[bool]string{false: "closed", true: "active"}[i%2 == 1]
+		if _, err := f.db.Pool.Exec(ctx, `UPDATE accounts SET status = $2 WHERE id = $1`, f.k, status); err != nil {
 			t.Fatal(err)
 		}
 	}

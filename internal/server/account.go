@@ -30,8 +30,8 @@ func (s *Server) actor(r *http.Request) portal.Actor {
 }
 
 // loadAccount resolves {acct} and the caller's effective role on it in one
-// query. An account the caller cannot reach answers 404, as if it did not
-// exist.
+// query, or takes what the session read found for a GET. An account the
+// caller cannot reach answers 404, as if it did not exist.
 func (s *Server) loadAccount(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := userFrom(r.Context())
@@ -39,7 +39,14 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 			s.requireUser(w, r)
 			return
 		}
-		aa, err := s.db.Access(r.Context(), u.ID, chi.URLParam(r, "acct"))
+		prefix := chi.URLParam(r, "acct")
+		var aa *postgres.AccountAccess
+		var err error
+		if pre := prefetchedAccount(r.Context(), u.ID, prefix); pre != nil {
+			aa, err = pre.Access.AccountAccess, pre.Access.Err
+		} else {
+			aa, err = s.db.Access(r.Context(), u.ID, prefix)
+		}
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			s.noAccess(w, r, u)
 			return

@@ -22,10 +22,15 @@ func (s *Server) pickerFor(r *http.Request, aa *postgres.AccountAccess) templ.Co
 	if u == nil || !aa.Features[portal.FeatureSubAccounts] {
 		return nil
 	}
-	h, err := s.db.Picker(r.Context(), u.ID, aa.Account.ID)
-	if err != nil {
-		s.log.Error("picker", "request_id", requestIDFrom(r.Context()), "err", err)
-		return nil
+	var h *postgres.PickerHeader
+	if pre := prefetchedAccount(r.Context(), u.ID, aa.Account.TechPrefix); pre != nil {
+		h = pre.Picker
+	} else {
+		var err error
+		if h, err = s.db.Picker(r.Context(), u.ID, aa.Account.TechPrefix); err != nil {
+			s.log.Error("picker", "request_id", requestIDFrom(r.Context()), "err", err)
+			return nil
+		}
 	}
 	if !h.Others {
 		if aa.Can(portal.ActionManageSubAccounts) {
@@ -40,16 +45,23 @@ func (s *Server) pickerFor(r *http.Request, aa *postgres.AccountAccess) templ.Co
 	return web.Picker(p)
 }
 
-// summaryPicker is the picker on the summary pages, which belong to no
-// account.
+// summaryPicker is the picker on pages that belong to no account.
 func (s *Server) summaryPicker(r *http.Request) templ.Component {
-	h, err := s.db.Picker(r.Context(), userFrom(r.Context()).ID, 0)
+	ph, err := s.db.Picker(r.Context(), userFrom(r.Context()).ID, "")
 	if err != nil {
 		s.log.Error("picker", "request_id", requestIDFrom(r.Context()), "err", err)
 		return nil
 	}
+	return summaryPickerOf(r, ph)
+}
+
+// summaryPickerOf renders a picker loaded for no account (nil: none).
+func summaryPickerOf(r *http.Request, ph *postgres.PickerHeader) templ.Component {
+	if ph == nil {
+		return nil
+	}
 	page := pageOf(r.URL.Path)
-	return web.Picker(web.PickerProps{SummaryURL: "/summary", OnSummary: true, Page: page, Recent: pickerItems(h.Recent, page)})
+	return web.Picker(web.PickerProps{SummaryURL: "/summary", OnSummary: true, Page: page, Recent: pickerItems(ph.Recent, page)})
 }
 
 func pickerItems(list []postgres.PickerEntry, page string) []web.PickerItem {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,11 +34,28 @@ func newSessionStore(db *postgres.DB) *sessionStore {
 }
 
 // sessionPrefetch carries, for one request, what the store read along with
-// the session for authenticate.
+// the session for authenticate, and for loadAccount on a page of an
+// account.
 type sessionPrefetch struct {
 	token  string
+	prefix string                // the account of the page (GET only), or ""
 	userID int64                 // the user the joined read asked for
 	read   *postgres.SessionRead // nil unless the joined read ran
+}
+
+// pageAccount is the tech prefix of the account whose page a GET asks for
+// ("" for any other request): its access and picker are read with the
+// session.
+func pageAccount(r *http.Request) string {
+	if r.Method != http.MethodGet {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/accounts/")
+	if !ok {
+		return ""
+	}
+	prefix, _, _ := strings.Cut(rest, "/")
+	return prefix
 }
 
 type prefetchKey struct{}
@@ -53,7 +71,7 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	if !ok {
 		return st.PostgresStore.Find(token)
 	}
-	sr, err := st.db.SessionWithUser(ctx, token, uid)
+	sr, err := st.db.SessionWithUser(ctx, token, uid, pf.prefix)
 	if err != nil {
 		return nil, false, err
 	}
@@ -72,7 +90,7 @@ func (st *sessionStore) Delete(token string) error {
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	h := s.sessions.LoadAndSave(s.authenticate(next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), prefetchKey{}, &sessionPrefetch{})))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), prefetchKey{}, &sessionPrefetch{prefix: pageAccount(r)})))
 	})
 }
 
@@ -92,6 +110,19 @@ func (s *Server) sessionUser(ctx context.Context, uid int64) (*portal.User, erro
 		s.store.hints.put(pf.token, uid)
 	}
 	return u, err
+}
+
+// prefetchedAccount is what the session read found about the account with
+// this tech prefix for user uid, or nil when it did not read it for them.
+// The read was made for the user the token was last seen with; it counts
+// only when that is the signed-in user.
+func prefetchedAccount(ctx context.Context, uid int64, prefix string) *postgres.AccountRead {
+	pf, _ := ctx.Value(prefetchKey{}).(*sessionPrefetch)
+	if pf == nil || pf.read == nil || pf.userID != uid || pf.read.User == nil || pf.read.Account == nil ||
+		pf.read.Account.TechPrefix != prefix {
+		return nil
+	}
+	return pf.read.Account
 }
 
 // lastAccountIs reports whether the read made for this request found that

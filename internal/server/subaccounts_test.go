@@ -135,7 +135,11 @@ func TestSummaryTotalsMatchRows(t *testing.T) {
 	a := saDemo(t, nil)
 	ctx := context.Background()
 	uid := a.count(`SELECT id FROM users WHERE email = 'power@acme.test'`)
-	bs, err := a.db.BillingSummaryPage(ctx, int64(uid), postgres.SummaryQuery{Month: time.Now(), Limit: 100}, time.Now())
+	sc, err := a.db.SummaryScopeOf(ctx, int64(uid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := a.db.BillingSummaryPage(ctx, sc, postgres.SummaryQuery{Month: time.Now(), Limit: 100}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +276,11 @@ func TestSummarySearchSortAndExport(t *testing.T) {
 			order = append(order, m[2])
 		}
 	}
-	rows, _, err := a.db.AccountsSummary(context.Background(), int64(a.count(`SELECT id FROM users WHERE email = 'principal@acme.test'`)),
+	sc, err := a.db.SummaryScopeOf(context.Background(), int64(a.count(`SELECT id FROM users WHERE email = 'principal@acme.test'`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := a.db.AccountsSummary(context.Background(), sc,
 		postgres.SummaryQuery{Sort: "balance", Desc: true, Month: time.Now(), Limit: 10})
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ const summaryPageSize = 100
 
 // summaryChrome is the frame of the summary pages: "All Accounts" in place
 // of an account, their own menu, and the picker.
-func (s *Server) summaryChrome(r *http.Request, title string) web.Chrome {
+func (s *Server) summaryChrome(r *http.Request, title string, ph *postgres.PickerHeader) web.Chrome {
 	c := s.chrome(r, title)
 	c.Account = &web.AccountChrome{Company: "All Accounts"}
 	c.Nav = []web.NavItem{
@@ -25,7 +25,7 @@ func (s *Server) summaryChrome(r *http.Request, title string) web.Chrome {
 		{Label: "Summary", Href: "/summary", Active: r.URL.Path == "/summary", TestID: "nav-summary"},
 		{Label: "Billing", Href: "/summary/billing", Active: r.URL.Path == "/summary/billing", TestID: "nav-summary-billing"},
 	}
-	c.Picker = s.summaryPicker(r)
+	c.Picker = summaryPickerOf(r, ph)
 	return c
 }
 
@@ -104,27 +104,30 @@ func pager(path string, q postgres.SummaryQuery, page, shown, total int) web.Pag
 	return p
 }
 
-// requireSummary answers 404 to a user who may see no family summary.
-func (s *Server) requireSummary(w http.ResponseWriter, r *http.Request) bool {
-	ok, err := s.db.SummaryVisible(r.Context(), userFrom(r.Context()).ID)
+// summaryFrame loads the user's summary scope and header picker in one
+// round trip; it answers 404 to a user who may see no family summary.
+func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request) (*postgres.SummaryScope, *postgres.PickerHeader, bool) {
+	sc, ph, err := s.db.SummaryFrame(r.Context(), userFrom(r.Context()).ID)
 	if err != nil {
 		s.serverError(w, r, err)
-		return false
+		return nil, nil, false
 	}
-	if !ok {
+	if !sc.Visible {
 		s.notFound(w, r)
+		return nil, nil, false
 	}
-	return ok
+	return sc, ph, true
 }
 
 // summary is the All Accounts summary.
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
-	if !s.requireSummary(w, r) {
+	sc, ph, ok := s.summaryFrame(w, r)
+	if !ok {
 		return
 	}
 	now := time.Now()
 	q, page := summaryQuery(r, postgres.ValidSummarySort, now)
-	rows, tot, err := s.db.AccountsSummary(r.Context(), userFrom(r.Context()).ID, q)
+	rows, tot, err := s.db.AccountsSummary(r.Context(), sc, q)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -139,7 +142,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 			Status: row.Status, Href: switchURL(row.TechPrefix, ""), Balance: row.Balance, Numbers: row.Numbers, Calls: row.Calls,
 			Minutes: minutes(row.BilledSecs), Charges: row.Charges})
 	}
-	s.render(w, r, http.StatusOK, web.SummaryPage(s.summaryChrome(r, "All Accounts"), p))
+	s.render(w, r, http.StatusOK, web.SummaryPage(s.summaryChrome(r, "All Accounts", ph), p))
 }
 
 // minutes rounds billed seconds up to whole minutes.
@@ -147,12 +150,13 @@ func minutes(secs int64) int64 { return (secs + 59) / 60 }
 
 // billingSummary is the Billing Summary of one month.
 func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
-	if !s.requireSummary(w, r) {
+	sc, ph, ok := s.summaryFrame(w, r)
+	if !ok {
 		return
 	}
 	now := time.Now()
 	q, page := summaryQuery(r, postgres.ValidBillingSort, now)
-	bs, err := s.db.BillingSummaryPage(r.Context(), userFrom(r.Context()).ID, q, now)
+	bs, err := s.db.BillingSummaryPage(r.Context(), sc, q, now)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -179,13 +183,19 @@ func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
 	p.Chart = web.NewChart(months, q.Month, func(m time.Time) string {
 		return summaryURL("/summary/billing", q, map[string]string{"month": m.Format("2006-01"), "page": "1"})
 	})
-	s.render(w, r, http.StatusOK, web.BillingSummaryPage(s.summaryChrome(r, "Billing Summary"), p))
+	s.render(w, r, http.StatusOK, web.BillingSummaryPage(s.summaryChrome(r, "Billing Summary", ph), p))
 }
 
 // billingSummaryCSV streams the Billing Summary of a month, every matching
 // account, as CSV. Company names are user text and are neutralized.
 func (s *Server) billingSummaryCSV(w http.ResponseWriter, r *http.Request) {
-	if !s.requireSummary(w, r) {
+	sc, err := s.db.SummaryScopeOf(r.Context(), userFrom(r.Context()).ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !sc.Visible {
+		s.notFound(w, r)
 		return
 	}
 	q, _ := summaryQuery(r, postgres.ValidBillingSort, time.Now())
@@ -198,7 +208,7 @@ func (s *Server) billingSummaryCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = cw.Write(append(head, "Total"))
 	n := 0
-	err := s.db.StreamBillingSummary(r.Context(), userFrom(r.Context()).ID, q, func(row *postgres.BillingRow) error {
+	err = s.db.StreamBillingSummary(r.Context(), sc, q, func(row *postgres.BillingRow) error {
 		rec := []string{csvSafe(row.CompanyName), csvSafe(row.CompanyAlias), row.TechPrefix, portal.StatusLabel(row.Status)}
 		for _, a := range row.ByCategory {
 			rec = append(rec, portal.FormatDecimal(a))
