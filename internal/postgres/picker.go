@@ -62,7 +62,7 @@ func scanPickerEntry(row pgx.Row) (PickerEntry, error) {
 func (db *DB) Picker(ctx context.Context, userID int64, current string) (*PickerHeader, error) {
 	b := &pgx.Batch{}
 	p := queuePicker(b, userID, current)
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, mapErr(err, "picker")
 	}
 	return p, nil
@@ -72,7 +72,15 @@ func (db *DB) Picker(ctx context.Context, userID int64, current string) (*Picker
 // the batch has run.
 func queuePicker(b *pgx.Batch, userID int64, current string) *PickerHeader {
 	var p PickerHeader
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM accounts a WHERE `+candidateSQL+` AND `+reachableSQL+` AND a.tech_prefix <> $2)`,
+	// Accounts of the user's memberships, then sub-accounts of roots where
+	// the user is Principal: the rule of candidateSQL and reachableSQL, each
+	// half walked from the user's memberships by an index.
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM memberships m JOIN accounts a ON a.id = m.account_id
+			WHERE m.user_id = $1 AND a.tech_prefix <> $2 AND a.status <> 'closed'
+			  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = coalesce(a.parent_id, a.id)))
+		OR EXISTS (SELECT 1 FROM memberships m JOIN accounts a ON a.parent_id = m.account_id
+			WHERE m.user_id = $1 AND m.role = 'principal' AND a.tech_prefix <> $2 AND a.status <> 'closed'
+			  AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = m.account_id))`,
 		userID, current).QueryRow(func(row pgx.Row) error { return row.Scan(&p.Others) })
 	b.Queue(`SELECT `+pickerCols+` FROM recent_accounts ra JOIN accounts a ON a.id = ra.account_id
 		WHERE ra.user_id = $1 AND a.tech_prefix <> $2 AND `+candidateSQL+` AND `+reachableSQL+`

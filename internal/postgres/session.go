@@ -59,7 +59,7 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 		sr.Account.Access = queueAccess(b, userID, techPrefix)
 		sr.Account.Picker = queuePicker(b, userID, techPrefix)
 	}
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, mapErr(err, "session")
 	}
 	if sr.Found && id != nil {

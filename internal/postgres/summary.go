@@ -39,6 +39,9 @@ type SummaryScope struct {
 	// Visible says whether the user may see any account in a summary.
 	Visible bool
 	fams    []int64
+	// direct: the user may hold Power or Principal on accounts outside the
+	// whole families; without any, their branch is left out of every query.
+	direct bool
 }
 
 // SummaryFrame loads the user's summary scope and the header picker of a
@@ -47,7 +50,7 @@ func (db *DB) SummaryFrame(ctx context.Context, userID int64) (*SummaryScope, *P
 	b := &pgx.Batch{}
 	sc := queueSummaryScope(b, userID)
 	p := queuePicker(b, userID, "")
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, nil, mapErr(err, "summary scope")
 	}
 	return sc, p, nil
@@ -57,7 +60,7 @@ func (db *DB) SummaryFrame(ctx context.Context, userID int64) (*SummaryScope, *P
 func (db *DB) SummaryScopeOf(ctx context.Context, userID int64) (*SummaryScope, error) {
 	b := &pgx.Batch{}
 	sc := queueSummaryScope(b, userID)
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, mapErr(err, "summary scope")
 	}
 	return sc, nil
@@ -65,8 +68,12 @@ func (db *DB) SummaryScopeOf(ctx context.Context, userID int64) (*SummaryScope, 
 
 func queueSummaryScope(b *pgx.Batch, userID int64) *SummaryScope {
 	sc := &SummaryScope{UserID: userID}
-	b.Queue(`SELECT ARRAY(`+famRootsSQL+` ORDER BY 1), EXISTS (`+visibleSQL+`)`, userID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&sc.fams, &sc.Visible)
+	b.Queue(`WITH f AS (`+famRootsSQL+`)
+		SELECT ARRAY(SELECT account_id FROM f ORDER BY 1), EXISTS (`+visibleSQL+`),
+			EXISTS (SELECT 1 FROM memberships m JOIN accounts a ON a.id = m.account_id
+			        WHERE m.user_id = $1 AND m.role IN ('principal', 'power')
+			          AND coalesce(a.parent_id, a.id) NOT IN (SELECT account_id FROM f))`, userID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&sc.fams, &sc.Visible, &sc.direct)
 	})
 	return sc
 }
@@ -90,22 +97,42 @@ func (sc *SummaryScope) directSQL(where string) string {
 	  AND EXISTS (SELECT 1 FROM account_features f WHERE f.account_id = coalesce(a.parent_id, a.id) AND f.feature = 'sub_accounts')` + where
 }
 
+// union joins the branches of the visible accounts: the accounts seen one
+// by one (direct, left out when the user has none) and, for each whole
+// family, what fam gives for its root id; none matches nothing.
+func (sc *SummaryScope) union(direct string, fam func(id string) string, none string) string {
+	var parts []string
+	if sc.direct {
+		parts = append(parts, direct)
+	}
+	for _, id := range sc.fams {
+		parts = append(parts, fam(strconv.FormatInt(id, 10)))
+	}
+	if len(parts) == 0 {
+		return none
+	}
+	return strings.Join(parts, "\n\tUNION ALL ")
+}
+
 // visSQL is every visible account matching where: the same rows as
 // visibleSQL + where.
 func (sc *SummaryScope) visSQL(where string) string {
-	sql := sc.directSQL(where)
-	for _, id := range sc.fams {
-		sql += sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.parent_id = ` +
-			strconv.FormatInt(id, 10) + ` AND a.status <> 'closed'` + where
-	}
-	return sql
+	return sc.union(sc.directSQL(where), func(id string) string {
+		return sc.rootSQL(id, where) + ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.parent_id = ` + id +
+			` AND a.status <> 'closed'` + where
+	}, noAccountsSQL)
 }
 
-// rootSQL is the UNION ALL branch of a whole family's root: visible unless
-// closed.
-func (sc *SummaryScope) rootSQL(id int64, where string) string {
-	return ` UNION ALL SELECT ` + summaryCols + ` FROM accounts a WHERE a.id = ` + strconv.FormatInt(id, 10) +
-		` AND a.status <> 'closed'` + where
+// userParamSQL names the user parameter ($1) in a statement whose branches
+// may all leave it out (a user who sees only whole families).
+const userParamSQL = `p AS (SELECT $1::bigint)`
+
+// noAccountsSQL has the columns of vis and no rows.
+const noAccountsSQL = `SELECT ` + summaryCols + ` FROM accounts a WHERE false`
+
+// rootSQL is the branch of a whole family's root: visible unless closed.
+func (sc *SummaryScope) rootSQL(id, where string) string {
+	return `SELECT ` + summaryCols + ` FROM accounts a WHERE a.id = ` + id + ` AND a.status <> 'closed'` + where
 }
 
 // summaryCols are the columns of vis; lname is the company order, named so
@@ -186,11 +213,28 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 // page is cut before anything is added up for it.
 var baseSorts = map[string]bool{"company": true, "prefix": true, "status": true, "balance": true}
 
+// figureSorts are the sort keys that are figures of the month: the page is
+// cut after joining only the figure it is sorted by.
+var figureSorts = map[string]struct{ join, key string }{
+	"numbers": {`LEFT JOIN did_counts n ON n.account_id = v.id`, `coalesce(n.held, 0)`},
+	"minutes": {`LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`, `coalesce(cm.billed_secs, 0)`},
+	"charges": {`LEFT JOIN (SELECT account_id, sum(amount_micros) AS amount FROM charge_monthly WHERE month = $2 GROUP BY account_id) ch
+		ON ch.account_id = v.id`, `coalesce(ch.amount, 0)`},
+}
+
 // pageSQL orders and cuts the visible accounts (vis) to one page, or, when
-// the order needs figures of every account, passes them all through. In
-// company order each whole family contributes only the accounts up to the
-// end of the page, read from the accounts_family_open index.
+// the order needs figures the caller adds up itself, passes them all
+// through. In company order each whole family contributes only the
+// accounts up to the end of the page, read from the accounts_family_open
+// index.
 func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base bool, where string) string {
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	if f, ok := figureSorts[q.Sort]; ok && sorts[q.Sort] != "" {
+		return `SELECT v.* FROM vis v ` + f.join + ` ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q)
+	}
 	if !base {
 		return `SELECT * FROM vis`
 	}
@@ -198,18 +242,12 @@ func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base boo
 	if _, ok := sorts[q.Sort]; ok && q.Sort != "company" {
 		return `SELECT * FROM vis` + order + limitSQL(q)
 	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
 	end := strconv.Itoa(max(0, q.Offset) + q.Limit)
-	sql := `SELECT * FROM (` + sc.directSQL(where)
-	for _, id := range sc.fams {
-		sql += sc.rootSQL(id, where) + ` UNION ALL (SELECT ` + summaryCols + ` FROM accounts a
-			WHERE a.parent_id = ` + strconv.FormatInt(id, 10) + ` AND a.status <> 'closed'` + where + `
+	return `SELECT * FROM (` + sc.union(sc.directSQL(where), func(id string) string {
+		return sc.rootSQL(id, where) + ` UNION ALL (SELECT ` + summaryCols + ` FROM accounts a
+			WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'` + where + `
 			ORDER BY lower(a.company_name)` + dir + `, a.id` + dir + ` LIMIT ` + end + `)`
-	}
-	return sql + `) v` + order + limitSQL(q)
+	}, noAccountsSQL) + `) v` + order + limitSQL(q)
 }
 
 func limitSQL(q SummaryQuery) string {
@@ -225,17 +263,14 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 	month := MonthStart(q.Month)
 	where, args := searchFilter(q.Q, 3)
 	args = append([]any{sc.UserID, month}, args...)
-	base := baseSorts[q.Sort] || !ValidSummarySort(q.Sort)
-	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, summarySorts, q, base, where) + `),
+	sql := `WITH ` + userParamSQL + `, vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, summarySorts, q, true, where) + `),
 		rows AS (SELECT v.*,
 			coalesce((SELECT n.held FROM did_counts n WHERE n.account_id = v.id), 0) AS numbers,
-			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs, ` + chargesSQL(base) + `
-			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2` + chargesJoinSQL(base) + `)
+			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs,
+			(SELECT coalesce(sum(c.amount_micros), 0) FROM charge_monthly c WHERE c.account_id = v.id AND c.month = $2) AS charges
+			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2)
 		SELECT id, tech_prefix, company_name, company_alias, status, balance_micros, numbers, calls, billed_secs, charges
 		FROM rows` + orderBy(summarySorts, q.Sort, q.Desc)
-	if !base {
-		sql += limitSQL(q)
-	}
 	var rows []SummaryRow
 	var t SummaryTotals
 	b := &pgx.Batch{}
@@ -253,7 +288,7 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 	} else {
 		// A search: one pass over the matching accounts joined to their
 		// rollup rows.
-		b.Queue(`WITH vis AS (`+sc.visSQL(where)+`)
+		b.Queue(`WITH `+userParamSQL+`, vis AS (`+sc.visSQL(where)+`)
 			SELECT count(*), coalesce(sum(v.balance_micros), 0), coalesce(sum(n.held), 0),
 				coalesce(sum(cm.calls), 0), coalesce(sum(cm.billed_secs), 0),
 				(SELECT coalesce(sum(amount_micros), 0) FROM charge_monthly WHERE month = $2 AND account_id IN (SELECT id FROM vis))
@@ -267,7 +302,7 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 	if where == "" {
 		fam = queueFamilyCharges(b, sc, month, month)
 	}
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendPage(ctx, b, where == ""); err != nil {
 		return nil, SummaryTotals{}, mapErr(err, "accounts summary")
 	}
 	for _, a := range fam[month] {
@@ -280,33 +315,21 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 // $2 without a search: whole families from their rollups (open accounts
 // only), the accounts seen one by one from their own rows.
 func totalsSQL(sc *SummaryScope) string {
-	fams := sc.famList()
-	return `SELECT coalesce(sum(n), 0), coalesce(sum(bal), 0), coalesce(sum(held), 0), coalesce(sum(calls), 0), coalesce(sum(billed), 0) FROM (
-		SELECT accounts AS n, balance_micros AS bal, numbers AS held, 0 AS calls, 0 AS billed
-		FROM family_totals WHERE root_id IN (` + fams + `)
-		UNION ALL
-		SELECT 0, 0, 0, calls, billed_secs FROM family_cdr_monthly WHERE root_id IN (` + fams + `) AND month = $2
-		UNION ALL
-		SELECT 1, v.balance_micros, coalesce(n.held, 0), coalesce(cm.calls, 0), coalesce(cm.billed_secs, 0)
-		FROM (` + sc.directSQL("") + `) v LEFT JOIN did_counts n ON n.account_id = v.id
-		LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2
-	) t`
-}
-
-// chargesSQL is the month's charges of a row of page v: looked up for the
-// rows of a page, or, when every visible account is sorted by its figures,
-// joined from one pass over the month's rollup index (chargesJoinSQL).
-func chargesSQL(base bool) string {
-	if base {
-		return `(SELECT coalesce(sum(c.amount_micros), 0) FROM charge_monthly c WHERE c.account_id = v.id AND c.month = $2) AS charges`
+	var parts []string
+	if len(sc.fams) > 0 {
+		fams := sc.famList()
+		parts = append(parts, `SELECT accounts AS n, balance_micros AS bal, numbers AS held, 0 AS calls, 0 AS billed
+			FROM family_totals WHERE root_id IN (`+fams+`)`,
+			`SELECT 0, 0, 0, calls, billed_secs FROM family_cdr_monthly WHERE root_id IN (`+fams+`) AND month = $2`)
 	}
-	return `coalesce(ch.charges, 0) AS charges`
-}
-
-func chargesJoinSQL(base bool) string {
-	if base {
-		return ``
+	if sc.direct {
+		parts = append(parts, `SELECT 1, v.balance_micros, coalesce(n.held, 0), coalesce(cm.calls, 0), coalesce(cm.billed_secs, 0)
+			FROM (`+sc.directSQL("")+`) v LEFT JOIN did_counts n ON n.account_id = v.id
+			LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`)
 	}
-	return ` LEFT JOIN (SELECT account_id, sum(amount_micros) AS charges FROM charge_monthly WHERE month = $2 GROUP BY account_id) ch
-		ON ch.account_id = v.id`
+	if len(parts) == 0 {
+		parts = append(parts, `SELECT 0, 0, 0, 0, 0 WHERE $2::date IS NULL`)
+	}
+	return `WITH ` + userParamSQL + ` SELECT coalesce(sum(n), 0), coalesce(sum(bal), 0), coalesce(sum(held), 0), coalesce(sum(calls), 0), coalesce(sum(billed), 0)
+		FROM (` + strings.Join(parts, "\n\t\tUNION ALL ") + `) t(n, bal, held, calls, billed)`
 }

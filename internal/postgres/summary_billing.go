@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,7 +72,7 @@ func scanBillingRow(row pgx.Row) (BillingRow, error) {
 // or prefix is cut before its charges are looked up.
 func billingSQL(sc *SummaryScope, q SummaryQuery, where string, page bool) string {
 	base := q.Sort != "total"
-	sql := `WITH vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, billingSorts, q, base && page, where) + `),
+	sql := `WITH ` + userParamSQL + `, vis AS (` + sc.visSQL(where) + `), page AS (` + pageSQL(sc, billingSorts, q, base && page, where) + `),
 		rows AS (` + billingRowsSQL + `) SELECT * FROM rows` + orderBy(billingSorts, q.Sort, q.Desc)
 	if page && !base {
 		sql += limitSQL(q)
@@ -103,13 +104,13 @@ func (db *DB) BillingSummaryPage(ctx context.Context, sc *SummaryScope, q Summar
 	}
 	var sums []int64
 	if !fromChart {
-		b.Queue(`WITH vis AS (`+sc.visSQL(where)+`) SELECT (SELECT count(*) FROM vis),
+		b.Queue(`WITH `+userParamSQL+`, vis AS (`+sc.visSQL(where)+`) SELECT (SELECT count(*) FROM vis),
 			(SELECT ARRAY[usage, number_rental, messaging, taxes, total] FROM (SELECT `+byCategorySQL+`
 			FROM charge_monthly c WHERE c.month = $2 AND c.account_id IN (SELECT id FROM vis)) t)`, args...).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&bs.Accounts, &sums) })
 	}
 	chart := queueFamilyCharges(b, sc, first, last)
-	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.sendPage(ctx, b, where == ""); err != nil {
 		return nil, mapErr(err, "billing summary")
 	}
 	if fromChart {
@@ -138,13 +139,20 @@ func (db *DB) BillingSummaryPage(ctx context.Context, sc *SummaryScope, q Summar
 // equals summing every visible account's rollup, at a cost that does not
 // grow with the family.
 func familyChargesSQL(sc *SummaryScope) string {
-	return `SELECT month, category, sum(amount) FROM (
-		SELECT month, category, amount_micros AS amount FROM family_charge_monthly
-		WHERE root_id IN (` + sc.famList() + `) AND month BETWEEN $2 AND $3
-		UNION ALL
-		SELECT c.month, c.category, c.amount_micros FROM (` + sc.directSQL("") + `) v JOIN charge_monthly c ON c.account_id = v.id
-		WHERE c.month BETWEEN $2 AND $3
-	) x GROUP BY month, category`
+	var parts []string
+	if len(sc.fams) > 0 {
+		parts = append(parts, `SELECT month, category, amount_micros FROM family_charge_monthly
+			WHERE root_id IN (`+sc.famList()+`) AND month BETWEEN $2 AND $3`)
+	}
+	if sc.direct {
+		parts = append(parts, `SELECT c.month, c.category, c.amount_micros FROM (`+sc.directSQL("")+`) v
+			JOIN charge_monthly c ON c.account_id = v.id AND c.month BETWEEN $2 AND $3`)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, `SELECT $2::date, '', 0::bigint WHERE $3::date IS NULL`)
+	}
+	return `WITH ` + userParamSQL + ` SELECT month, category, sum(amount) FROM (` + strings.Join(parts, "\n\t\tUNION ALL ") + `) x(month, category, amount)
+		GROUP BY month, category`
 }
 
 // queueFamilyCharges queues familyChargesSQL; once the batch has run, the

@@ -1,0 +1,33 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// sendGeneric runs a batch of page reads with generic plans. Postgres
+// plans a prepared statement afresh for each execution until it trusts its
+// generic plan, and for statements with subqueries on the user it never
+// does: planning then costs more than running them (0.5–1 ms against
+// tenths of one). The statements sent this way are keyed on ids, whose
+// generic plans were checked with EXPLAIN on the large data set; searches,
+// whose LIKE patterns need the planner to see the value, are not sent this
+// way. The setting is set and reset inside the batch's implicit
+// transaction: if a statement fails, the rollback undoes the SET too, so
+// the pooled connection never keeps it.
+func (db *DB) sendGeneric(ctx context.Context, b *pgx.Batch) error {
+	g := &pgx.Batch{}
+	g.Queue(`SET plan_cache_mode = force_generic_plan`)
+	g.QueuedQueries = append(g.QueuedQueries, b.QueuedQueries...)
+	g.Queue(`RESET plan_cache_mode`)
+	return db.Pool.SendBatch(ctx, g).Close()
+}
+
+// sendPage runs a page's batch, with generic plans unless it searches.
+func (db *DB) sendPage(ctx context.Context, b *pgx.Batch, generic bool) error {
+	if generic {
+		return db.sendGeneric(ctx, b)
+	}
+	return db.Pool.SendBatch(ctx, b).Close()
+}
