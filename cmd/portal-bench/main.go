@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"carrierportal/internal/postgres"
 )
 
@@ -89,7 +91,15 @@ func run(ctx context.Context, args []string) error {
 	if dbURL == "" {
 		return errors.New("DATABASE_URL is not set (make bench sets it)")
 	}
-	pool, err := postgres.Open(ctx, dbURL, 4)
+	// The harness's own connections keep Postgres's settings (the portal's
+	// pool turns parallel plans off): R8 compares both queries as the
+	// server runs them by default.
+	pcfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return err
+	}
+	pcfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return err
 	}

@@ -233,7 +233,18 @@ func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base boo
 		dir = " DESC"
 	}
 	if f, ok := figureSorts[q.Sort]; ok && sorts[q.Sort] != "" {
-		return `SELECT v.* FROM vis v ` + f.join + ` ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q)
+		if where != "" {
+			return `SELECT v.* FROM vis v ` + f.join + ` ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q)
+		}
+		// Without a search, a family's ids and company order come from
+		// the accounts_family_open index alone; only the page's accounts
+		// are read.
+		keys := sc.union(`SELECT id, lname FROM (`+sc.directSQL("")+`) d`, func(id string) string {
+			return `SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.id = ` + id + ` AND a.status <> 'closed'
+				UNION ALL SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'`
+		}, `SELECT 0::bigint, ''::text WHERE false`)
+		return `SELECT ` + summaryCols + ` FROM (SELECT v.id, v.lname FROM (` + keys + `) v(id, lname) ` + f.join + `
+			ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q) + `) p JOIN accounts a ON a.id = p.id`
 	}
 	if !base {
 		return `SELECT * FROM vis`

@@ -17,7 +17,7 @@ func TestSummaryPagesCutTheFullOrder(t *testing.T) {
 	ctx := context.Background()
 	for _, email := range []string{"principal@acme.test", "power@acme.test"} {
 		uid := userID(t, db, email)
-		for _, sort := range []string{"company", "prefix", "balance", "charges", "bogus"} {
+		for _, sort := range []string{"company", "prefix", "balance", "numbers", "minutes", "charges", "bogus"} {
 			for _, desc := range []bool{false, true} {
 				for _, search := range []string{"", "acme", "3141590"} {
 					name := fmt.Sprintf("%s/%s/desc=%v/q=%s", email, sort, desc, search)
@@ -33,6 +33,14 @@ func TestSummaryPagesCutTheFullOrder(t *testing.T) {
 						return strings.Compare(strings.ToLower(a.CompanyName), strings.ToLower(b.CompanyName))
 					}) {
 						t.Errorf("%s: not in company order: %v", name, inOrder(all, func(r SummaryRow) string { return r.CompanyName }))
+					}
+					figure := map[string]func(SummaryRow) int64{"numbers": func(r SummaryRow) int64 { return r.Numbers },
+						"minutes": func(r SummaryRow) int64 { return r.BilledSecs }, "charges": func(r SummaryRow) int64 { return r.Charges }}[sort]
+					for i := 1; figure != nil && i < len(all); i++ {
+						a, b := figure(all[i-1]), figure(all[i])
+						if (!desc && a > b) || (desc && a < b) {
+							t.Errorf("%s: row %d (%d) out of order after %d", name, i, b, a)
+						}
 					}
 					want := inOrder(all, func(r SummaryRow) string { return r.TechPrefix })
 					for _, size := range []int{1, 3} {
