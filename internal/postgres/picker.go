@@ -97,6 +97,9 @@ func queuePicker(b *pgx.Batch, userID int64, current string) *PickerHeader {
 // first accounts by name.
 func (db *DB) PickerSearch(ctx context.Context, userID int64, q string, limit int) ([]PickerEntry, bool, error) {
 	limit = max(1, min(limit, PickerLimit))
+	if words := nameSearch(q); words != "" {
+		return db.pickerByName(ctx, userID, words, limit)
+	}
 	where, args := searchFilter(q, 2)
 	// Explicit memberships, and each family where the user is Principal of
 	// the root, are searched apart, each in name order and cut at the
@@ -120,6 +123,48 @@ func (db *DB) PickerSearch(ctx context.Context, userID int64, q string, limit in
 	}
 	list, err := scanAll(rows, scanPickerEntry)
 	if err != nil {
+		return nil, false, mapErr(err, "picker search")
+	}
+	more := len(list) > limit
+	if more {
+		list = list[:limit]
+	}
+	return list, more, nil
+}
+
+// nameSearch returns q as a LIKE pattern when the picker should find it
+// through the trigram indexes of company names and aliases: three runes or
+// more (fewer make no trigram), and not all digits (a tech prefix is eight
+// digits, so text with anything else only matches names, and a string of
+// digits is most likely the start of many prefixes). Otherwise "".
+func nameSearch(q string) string {
+	q = strings.TrimSpace(q)
+	if len([]rune(q)) < 3 || strings.Trim(q, "0123456789") == "" {
+		return ""
+	}
+	if len([]rune(q)) > portal.MaxNameRunes {
+		q = string([]rune(q)[:portal.MaxNameRunes])
+	}
+	return "%" + escapeLike(strings.ToLower(q)) + "%"
+}
+
+// pickerByName is the picker search for a name: the accounts whose company
+// name or alias matches come from the trigram indexes, then the user's
+// reach is checked for each and the first by name kept. Walking a family of
+// thousands in name order (the search for anything else) looks at every
+// account before it finds a rare name. It runs with a generic plan: the
+// trigram indexes take the pattern at run time.
+func (db *DB) pickerByName(ctx context.Context, userID int64, like string, limit int) ([]PickerEntry, bool, error) {
+	var list []PickerEntry
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+pickerCols+` FROM accounts a
+		WHERE `+candidateSQL+` AND `+reachableSQL+`
+		  AND (lower(a.company_name) LIKE $2 OR lower(a.company_alias) LIKE $2)
+		ORDER BY lower(a.company_name), a.id LIMIT $3`, userID, like, limit+1).Query(func(rows pgx.Rows) (err error) {
+		list, err = scanAll(rows, scanPickerEntry)
+		return err
+	})
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, false, mapErr(err, "picker search")
 	}
 	more := len(list) > limit

@@ -33,6 +33,13 @@ func TestPickerSearchReach(t *testing.T) {
 		{"east-owner@acme.test", "", []string{"31415902"}},
 		{"east-owner@acme.test", "acme", []string{"31415902"}},
 		{"owner@globex.test", "acme", []string{}},
+		// Three runes or more that are not all digits go through the
+		// name indexes: the same reach, wildcards taken literally.
+		{"principal@acme.test", "%%%", []string{}},
+		{"principal@acme.test", "___", []string{}},
+		{"power@acme.test", "acme", []string{"31415900", "31415901", "31415902"}},
+		{"general@acme.test", "acme", []string{"31415901"}},
+		{"revoked@acme.test", "acme", []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.email+" "+tc.q, func(t *testing.T) {
