@@ -7,15 +7,17 @@ import (
 )
 
 // sendGeneric runs a batch of page reads with generic plans. Postgres
-// plans a prepared statement afresh for each execution until it trusts its
-// generic plan, and for statements with subqueries on the user it never
-// does: planning then costs more than running them (0.5–1 ms against
-// tenths of one). The statements sent this way are keyed on ids, whose
-// generic plans were checked with EXPLAIN on the large data set; searches,
-// whose LIKE patterns need the planner to see the value, are not sent this
-// way. The setting is set and reset inside the batch's implicit
-// transaction: if a statement fails, the rollback undoes the SET too, so
-// the pooled connection never keeps it.
+// plans a prepared statement afresh for each of its first five executions
+// on a connection, then keeps a generic plan only if it does not look
+// costlier than the custom ones; for the summaries' statements, built of
+// unions and subqueries on the user, it never does, and planning them cost
+// more than running them (0.5–1 ms against tenths of one). Their generic
+// plans were checked with EXPLAIN on the large data set; searches, whose
+// LIKE patterns the planner must see, are not sent this way except where
+// only trigram indexes serve them (those take the pattern at run time).
+// The setting is set and reset inside the batch's implicit transaction: if
+// a statement fails, the rollback undoes the SET too, so the pooled
+// connection never keeps it.
 func (db *DB) sendGeneric(ctx context.Context, b *pgx.Batch) error {
 	g := &pgx.Batch{}
 	g.Queue(`SET plan_cache_mode = force_generic_plan`)

@@ -49,7 +49,7 @@ func (db *DB) Dashboard(ctx context.Context, accountID int64, now time.Time) (*D
 		d.RecentPayments, err = scanAll(rows, scanPayment)
 		return err
 	})
-	if err := db.sendGeneric(ctx, b); err != nil {
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "dashboard")
 	}
 	return &d, nil

@@ -62,7 +62,7 @@ func scanPickerEntry(row pgx.Row) (PickerEntry, error) {
 func (db *DB) Picker(ctx context.Context, userID int64, current string) (*PickerHeader, error) {
 	b := &pgx.Batch{}
 	p := queuePicker(b, userID, current)
-	if err := db.sendGeneric(ctx, b); err != nil {
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "picker")
 	}
 	return p, nil

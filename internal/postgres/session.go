@@ -42,24 +42,28 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 	var id, epoch, last *int64
 	var email, name, hash *string
 	var verified, lastLogin, created *time.Time
-	b := &pgx.Batch{}
-	b.Queue(`SELECT s.data, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
+	const sql = `SELECT s.data, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
 			u.last_login_at, u.created_at, u.last_account_id
 		FROM sessions s LEFT JOIN users u ON u.id = $2
-		WHERE s.token = $1 AND current_timestamp < s.expiry`, token, userID).QueryRow(func(row pgx.Row) error {
+		WHERE s.token = $1 AND current_timestamp < s.expiry`
+	scan := func(row pgx.Row) error {
 		err := row.Scan(&sr.Data, &id, &email, &name, &hash, &verified, &epoch, &lastLogin, &created, &last)
 		if portal.ErrorCode(mapErr(err, "")) == portal.ENOTFOUND {
 			return nil
 		}
 		sr.Found = err == nil
 		return err
-	})
+	}
 	if portal.ValidTechPrefix(techPrefix) {
+		b := &pgx.Batch{}
+		b.Queue(sql, token, userID).QueryRow(scan)
 		sr.Account = &AccountRead{TechPrefix: techPrefix}
 		sr.Account.Access = queueAccess(b, userID, techPrefix)
 		sr.Account.Picker = queuePicker(b, userID, techPrefix)
-	}
-	if err := db.sendGeneric(ctx, b); err != nil {
+		if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+			return nil, mapErr(err, "session")
+		}
+	} else if err := scan(db.Pool.QueryRow(ctx, sql, token, userID)); err != nil {
 		return nil, mapErr(err, "session")
 	}
 	if sr.Found && id != nil {
