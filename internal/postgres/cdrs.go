@@ -118,16 +118,15 @@ func cdrArgs(accountID int64, f CDRFilter) []any {
 	return []any{accountID, f.From, f.To, f.Direction, f.Disposition, pattern}
 }
 
-// CDRs returns one page of the filtered calls, newest first, walking the
-// (account_id, started_at DESC, id DESC) index from a cursor: the cost of a
-// page does not grow with how deep into millions of rows it is.
-func (db *DB) CDRs(ctx context.Context, accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (*CDRPage, error) {
-	if limit <= 0 || limit > 500 {
-		limit = 50
-	}
-	args := cdrArgs(accountID, f)
-	sql := `SELECT ` + cdrCols + ` FROM cdrs WHERE ` + cdrWhere
-	backward := newer != nil && older == nil
+// cdrPageQuery is the statement of one page of the filtered calls, newest
+// first, walking the (account_id, started_at DESC, id DESC) index from a
+// cursor: the cost of a page does not grow with how deep into millions of
+// rows it is. It reads one row more than the page, to know whether another
+// follows; backward says the rows come oldest first.
+func cdrPageQuery(accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (sql string, args []any, backward bool) {
+	args = cdrArgs(accountID, f)
+	sql = `SELECT ` + cdrCols + ` FROM cdrs WHERE ` + cdrWhere
+	backward = newer != nil && older == nil
 	switch {
 	case backward:
 		sql += ` AND (started_at, id) > ($7, $8) ORDER BY started_at, id LIMIT $9`
@@ -139,14 +138,12 @@ func (db *DB) CDRs(ctx context.Context, accountID int64, f CDRFilter, older, new
 		sql += ` ORDER BY started_at DESC, id DESC LIMIT $7`
 		args = append(args, limit+1)
 	}
-	rows, err := db.Pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, mapErr(err, "cdrs")
-	}
-	items, err := scanAll(rows, scanCDR)
-	if err != nil {
-		return nil, mapErr(err, "cdrs")
-	}
+	return sql, args, backward
+}
+
+// cdrPage makes a page of the rows cdrPageQuery read, with the cursors
+// around it.
+func cdrPage(items []CDR, limit int, older *CDRCursor, backward bool) *CDRPage {
 	more := len(items) > limit
 	if more {
 		items = items[:limit]
@@ -175,26 +172,77 @@ func (db *DB) CDRs(ctx context.Context, accountID int64, f CDRFilter, older, new
 			}
 		}
 	}
-	return page, nil
+	return page
 }
 
-// CDRTotals sums the filtered calls. Filters of whole days without a number
-// are answered from the daily rollup, whatever the number of calls.
-func (db *DB) CDRTotals(ctx context.Context, accountID int64, f CDRFilter) (CDRTotals, error) {
-	var t CDRTotals
-	var err error
+func cdrLimit(limit int) int {
+	if limit <= 0 || limit > 500 {
+		return 50
+	}
+	return limit
+}
+
+// CDRs returns one page of the filtered calls, newest first.
+func (db *DB) CDRs(ctx context.Context, accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (*CDRPage, error) {
+	limit = cdrLimit(limit)
+	sql, args, backward := cdrPageQuery(accountID, f, older, newer, limit)
+	rows, err := db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, mapErr(err, "cdrs")
+	}
+	items, err := scanAll(rows, scanCDR)
+	if err != nil {
+		return nil, mapErr(err, "cdrs")
+	}
+	return cdrPage(items, limit, older, backward), nil
+}
+
+// cdrTotalsQuery is the statement that sums the filtered calls. Filters of
+// whole days without a number are answered from the daily rollup, whatever
+// the number of calls.
+func cdrTotalsQuery(accountID int64, f CDRFilter) (string, []any) {
 	if f.Digits == "" && f.wholeDays() {
-		err = db.Pool.QueryRow(ctx, `SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE disposition = 'answered'), 0),
+		return `SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE disposition = 'answered'), 0),
 			coalesce(sum(duration_secs), 0), coalesce(sum(billed_secs), 0), coalesce(sum(charge_micros), 0)
 			FROM cdr_daily WHERE account_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND day < ($3::timestamptz AT TIME ZONE 'UTC')::date
 			AND ($4 = '' OR direction = $4) AND ($5 = '' OR disposition = $5)`,
-			accountID, f.From, f.To, f.Direction, f.Disposition).Scan(&t.Calls, &t.Answered, &t.DurationSecs, &t.BilledSecs, &t.ChargeMicros)
-	} else {
-		err = db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE disposition = 'answered'),
-			coalesce(sum(duration_secs), 0), coalesce(sum(billed_secs), 0), coalesce(sum(charge_micros), 0)
-			FROM cdrs WHERE `+cdrWhere, cdrArgs(accountID, f)...).Scan(&t.Calls, &t.Answered, &t.DurationSecs, &t.BilledSecs, &t.ChargeMicros)
+			[]any{accountID, f.From, f.To, f.Direction, f.Disposition}
 	}
+	return `SELECT count(*), count(*) FILTER (WHERE disposition = 'answered'),
+			coalesce(sum(duration_secs), 0), coalesce(sum(billed_secs), 0), coalesce(sum(charge_micros), 0)
+			FROM cdrs WHERE ` + cdrWhere, cdrArgs(accountID, f)
+}
+
+func (t *CDRTotals) scan(row pgx.Row) error {
+	return row.Scan(&t.Calls, &t.Answered, &t.DurationSecs, &t.BilledSecs, &t.ChargeMicros)
+}
+
+// CDRTotals sums the filtered calls.
+func (db *DB) CDRTotals(ctx context.Context, accountID int64, f CDRFilter) (CDRTotals, error) {
+	var t CDRTotals
+	sql, args := cdrTotalsQuery(accountID, f)
+	err := t.scan(db.Pool.QueryRow(ctx, sql, args...))
 	return t, mapErr(err, "cdr totals")
+}
+
+// CDRReport reads the call report's page and the totals of its filter in
+// one round trip: the same as CDRs and CDRTotals.
+func (db *DB) CDRReport(ctx context.Context, accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (*CDRPage, CDRTotals, error) {
+	limit = cdrLimit(limit)
+	var items []CDR
+	var t CDRTotals
+	b := &pgx.Batch{}
+	sql, args, backward := cdrPageQuery(accountID, f, older, newer, limit)
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) {
+		items, err = scanAll(rows, scanCDR)
+		return err
+	})
+	sql, args = cdrTotalsQuery(accountID, f)
+	b.Queue(sql, args...).QueryRow(t.scan)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, CDRTotals{}, mapErr(err, "cdr report")
+	}
+	return cdrPage(items, limit, older, backward), t, nil
 }
 
 // StreamCDRs calls fn for every filtered call, newest first, reading rows

@@ -107,12 +107,7 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	} else if c, ok := postgres.ParseCDRCursor(q.Get("newer")); ok {
 		newer = &c
 	}
-	page, err := s.db.CDRs(r.Context(), aa.Account.ID, f, older, newer, 50)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	totals, err := s.db.CDRTotals(r.Context(), aa.Account.ID, f)
+	page, totals, err := s.db.CDRReport(r.Context(), aa.Account.ID, f, older, newer, 50)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

@@ -88,11 +88,6 @@ var userTypes = []web.Option{{Value: "", Label: "All types"}, {Value: "principal
 // is text matched in the database rather than a choice among all of them.
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	aa := accessFrom(r.Context())
-	scope, err := s.db.ManagedScopeHead(r.Context(), aa.Account)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	f := postgres.UserFilter{Limit: usersPerPage, MaxRoles: rolesPerRow}
 	f.Query, _ = portal.CleanText("q", "Search", q.Get("q"), false, 100)
@@ -108,9 +103,9 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(1, min(page, 100000))
 	f.Offset = (page - 1) * usersPerPage
-	users, total, err := s.db.ManagedUsers(r.Context(), scope, f)
+	scope, users, total, err := s.db.UserList(r.Context(), aa.Account, f)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.renderError(w, r, err)
 		return
 	}
 	base := acctURL(aa, "settings/users")
