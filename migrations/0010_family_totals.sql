@@ -64,29 +64,36 @@ BEGIN
         ON CONFLICT (root_id) DO UPDATE SET accounts = f.accounts + EXCLUDED.accounts,
             balance_micros = f.balance_micros + EXCLUDED.balance_micros, numbers = f.numbers + EXCLUDED.numbers;
         -- An account closed leaves its family's history; reopened, it
-        -- comes back.
-        IF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE (o.status = 'closed') <> (n.status = 'closed')) THEN
+        -- comes back. Only the few accounts closed before or after are
+        -- looked at (transition tables have no indexes: joining the whole
+        -- of both would compare every pair).
+        IF EXISTS (SELECT 1 FROM old_rows WHERE status = 'closed') OR EXISTS (SELECT 1 FROM new_rows WHERE status = 'closed') THEN
+            WITH flips AS (
+                SELECT id, true AS closing FROM ((SELECT id FROM new_rows WHERE status = 'closed') EXCEPT (SELECT id FROM old_rows WHERE status = 'closed')) c
+                UNION ALL
+                SELECT id, false FROM ((SELECT id FROM old_rows WHERE status = 'closed') EXCEPT (SELECT id FROM new_rows WHERE status = 'closed')) r)
             INSERT INTO family_charge_monthly AS f (root_id, month, category, amount_micros)
-            SELECT root, month, category, sum(amt) FROM (
-                SELECT coalesce(n.parent_id, n.id) AS root, c.month, c.category, c.amount_micros AS amt
-                FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN charge_monthly c ON c.account_id = n.id
-                WHERE o.status = 'closed' AND n.status <> 'closed'
-                UNION ALL
-                SELECT coalesce(o.parent_id, o.id), c.month, c.category, -c.amount_micros
-                FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN charge_monthly c ON c.account_id = o.id
-                WHERE o.status <> 'closed' AND n.status = 'closed'
-            ) h GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            SELECT coalesce(a.parent_id, a.id), c.month, c.category,
+                   sum(CASE WHEN x.closing THEN -c.amount_micros ELSE c.amount_micros END)
+            FROM flips x
+            JOIN LATERAL (SELECT o.id, o.parent_id FROM old_rows o WHERE o.id = x.id AND x.closing
+                          UNION ALL SELECT n.id, n.parent_id FROM new_rows n WHERE n.id = x.id AND NOT x.closing) a ON true
+            JOIN charge_monthly c ON c.account_id = x.id
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             ON CONFLICT (root_id, month, category) DO UPDATE SET amount_micros = f.amount_micros + EXCLUDED.amount_micros;
-            INSERT INTO family_cdr_monthly AS f (root_id, month, calls, billed_secs)
-            SELECT root, month, sum(calls), sum(billed) FROM (
-                SELECT coalesce(n.parent_id, n.id) AS root, c.month, c.calls, c.billed_secs AS billed
-                FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN cdr_monthly c ON c.account_id = n.id
-                WHERE o.status = 'closed' AND n.status <> 'closed'
+            WITH flips AS (
+                SELECT id, true AS closing FROM ((SELECT id FROM new_rows WHERE status = 'closed') EXCEPT (SELECT id FROM old_rows WHERE status = 'closed')) c
                 UNION ALL
-                SELECT coalesce(o.parent_id, o.id), c.month, -c.calls, -c.billed_secs
-                FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN cdr_monthly c ON c.account_id = o.id
-                WHERE o.status <> 'closed' AND n.status = 'closed'
-            ) h GROUP BY 1, 2 ORDER BY 1, 2
+                SELECT id, false FROM ((SELECT id FROM old_rows WHERE status = 'closed') EXCEPT (SELECT id FROM new_rows WHERE status = 'closed')) r)
+            INSERT INTO family_cdr_monthly AS f (root_id, month, calls, billed_secs)
+            SELECT coalesce(a.parent_id, a.id), c.month,
+                   sum(CASE WHEN x.closing THEN -c.calls ELSE c.calls END),
+                   sum(CASE WHEN x.closing THEN -c.billed_secs ELSE c.billed_secs END)
+            FROM flips x
+            JOIN LATERAL (SELECT o.id, o.parent_id FROM old_rows o WHERE o.id = x.id AND x.closing
+                          UNION ALL SELECT n.id, n.parent_id FROM new_rows n WHERE n.id = x.id AND NOT x.closing) a ON true
+            JOIN cdr_monthly c ON c.account_id = x.id
+            GROUP BY 1, 2 ORDER BY 1, 2
             ON CONFLICT (root_id, month) DO UPDATE SET calls = f.calls + EXCLUDED.calls, billed_secs = f.billed_secs + EXCLUDED.billed_secs;
         END IF;
     END IF;
@@ -195,6 +202,34 @@ UPDATE family_charge_monthly f SET amount_micros = f.amount_micros - c.amt
 FROM (SELECT coalesce(a.parent_id, a.id) AS root, c.month, c.category, sum(c.amount_micros) AS amt
       FROM charge_monthly c JOIN accounts a ON a.id = c.account_id WHERE a.status = 'closed' GROUP BY 1, 2, 3) c
 WHERE f.root_id = c.root AND f.month = c.month AND f.category = c.category;
+
+-- Payments inserted together raise their accounts' balances in one
+-- statement: a bulk insert of tens of thousands of payments used to update
+-- an account, and with it its family's totals, once per payment. A settled
+-- payment still never changes, and a pending one raises the balance when
+-- it succeeds.
+CREATE OR REPLACE FUNCTION payments_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE accounts a SET balance_micros = a.balance_micros + p.amount
+        FROM (SELECT account_id, sum(amount_micros) AS amount FROM new_rows WHERE status = 'succeeded' GROUP BY 1) p
+        WHERE a.id = p.account_id;
+        RETURN NULL;
+    END IF;
+    IF OLD.status <> 'pending' THEN
+        RAISE EXCEPTION 'a settled payment cannot be changed' USING ERRCODE = '42501';
+    END IF;
+    IF NEW.status = 'succeeded' THEN
+        UPDATE accounts SET balance_micros = balance_micros + NEW.amount_micros WHERE id = NEW.account_id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+DROP TRIGGER payments_balance ON payments;
+CREATE TRIGGER payments_balance AFTER UPDATE ON payments
+    FOR EACH ROW EXECUTE FUNCTION payments_balance();
+CREATE TRIGGER payments_balance_insert AFTER INSERT ON payments
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION payments_balance();
 
 INSERT INTO family_totals (root_id, accounts, balance_micros, numbers)
 SELECT coalesce(a.parent_id, a.id), count(*), sum(a.balance_micros), coalesce(sum(d.held), 0)

@@ -209,10 +209,6 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 	return " ORDER BY " + col + dir + ", lower(company_name), id"
 }
 
-// baseSorts are the sort keys that are columns of the account itself: a
-// page is cut before anything is added up for it.
-var baseSorts = map[string]bool{"company": true, "prefix": true, "status": true, "balance": true}
-
 // figureSorts are the sort keys that are figures of the month: the page is
 // cut after joining only the figure it is sorted by.
 var figureSorts = map[string]struct{ join, key string }{
