@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +25,10 @@ type UserScope struct {
 	Accounts []ScopeAccount
 	// Size is how many accounts the scope holds.
 	Size int
+	// index maps an account id to its place in Accounts (ManagedScope
+	// builds it): checks of many ids against a family of thousands stay
+	// linear.
+	index map[int64]int
 }
 
 // ScopeAccount is one account of a UserScope.
@@ -46,6 +52,12 @@ func (s *UserScope) IDs() []int64 {
 
 // Account returns the scope's account with this id.
 func (s *UserScope) Account(id int64) (ScopeAccount, bool) {
+	if s.index != nil {
+		if i, ok := s.index[id]; ok && i < len(s.Accounts) && s.Accounts[i].ID == id {
+			return s.Accounts[i], true
+		}
+		return ScopeAccount{}, false
+	}
 	for _, a := range s.Accounts {
 		if a.ID == id {
 			return a, true
@@ -76,6 +88,10 @@ func (db *DB) ManagedScope(ctx context.Context, acct portal.Account) (*UserScope
 		return nil, portal.ErrNotFound
 	}
 	s.Size = len(s.Accounts)
+	s.index = make(map[int64]int, len(s.Accounts))
+	for i, a := range s.Accounts {
+		s.index[a.ID] = i
+	}
 	if err := db.Pool.QueryRow(ctx, `SELECT company_name FROM accounts WHERE id = $1`, s.RootID).Scan(&s.RootCompany); err != nil {
 		return nil, mapErr(err, "managed scope root")
 	}
@@ -185,4 +201,68 @@ func (db *DB) RevokedIn(ctx context.Context, userID int64, techPrefix string) (b
 	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts a JOIN revocations r
 		ON r.root_id = coalesce(a.parent_id, a.id) AND r.user_id = $1 WHERE a.tech_prefix = $2)`, userID, techPrefix).Scan(&revoked)
 	return revoked, mapErr(err, "revoked in")
+}
+
+// Match returns the accounts of the scope that text names: the one with
+// that tech prefix, else those whose company name or alias is text, in any
+// case. More than one means the name is ambiguous.
+func (s *UserScope) Match(text string) []ScopeAccount {
+	text = strings.Join(strings.Fields(text), " ")
+	if text == "" {
+		return nil
+	}
+	var out []ScopeAccount
+	if portal.ValidTechPrefix(text) {
+		for _, a := range s.Accounts {
+			if a.TechPrefix == text {
+				return []ScopeAccount{a}
+			}
+		}
+		return nil
+	}
+	for _, a := range s.Accounts {
+		if strings.EqualFold(a.CompanyName, text) || a.CompanyAlias != "" && strings.EqualFold(a.CompanyAlias, text) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ScopeSearch finds accounts managed from acct (by ManagedScope's rule: the
+// open family from a root, only itself from a sub-account) whose company
+// name or alias contains q, or whose tech prefix starts with it; at most
+// limit of them in name order, and whether there are more. An empty q finds
+// nothing. It reads only what it returns, not the whole scope.
+func (db *DB) ScopeSearch(ctx context.Context, acct portal.Account, q string, limit int) ([]ScopeAccount, bool, error) {
+	where, args := searchFilter(q, 3)
+	if where == "" || limit <= 0 {
+		return nil, false, nil
+	}
+	// The root and its sub-accounts are read apart, so that each half
+	// uses an index (the family's in name order) and stops at the limit.
+	n := strconv.Itoa(limit + 1)
+	rows, err := db.Pool.Query(ctx, `SELECT id, tech_prefix, company_name, company_alias, status, is_root FROM (
+		(SELECT a.id, a.tech_prefix, a.company_name, a.company_alias, a.status, a.parent_id IS NULL AS is_root, lower(a.company_name) AS k
+		 FROM accounts a WHERE a.id = $1 AND a.status <> 'closed'`+where+`)
+		UNION ALL
+		(SELECT a.id, a.tech_prefix, a.company_name, a.company_alias, a.status, false, lower(a.company_name)
+		 FROM accounts a WHERE $2 AND a.parent_id = $1 AND a.status <> 'closed'`+where+`
+		 ORDER BY lower(a.company_name), a.id LIMIT `+n+`)
+		) x ORDER BY k, id LIMIT `+n, append([]any{acct.ID, acct.ParentID == nil}, args...)...)
+	if err != nil {
+		return nil, false, mapErr(err, "scope search")
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ScopeAccount, error) {
+		var a ScopeAccount
+		err := row.Scan(&a.ID, &a.TechPrefix, &a.CompanyName, &a.CompanyAlias, &a.Status, &a.IsRoot)
+		return a, err
+	})
+	if err != nil {
+		return nil, false, mapErr(err, "scope search")
+	}
+	more := len(list) > limit
+	if more {
+		list = list[:limit]
+	}
+	return list, more, nil
 }

@@ -108,6 +108,7 @@ func (s *Server) routes() http.Handler {
 			// where it is a pending invitation.
 			s.get(r, "/settings/users", portal.ActionManageUsers, s.usersPage)
 			s.get(r, "/settings/users/new", portal.ActionManageUsers, s.userNewForm)
+			s.get(r, "/settings/users/accounts", portal.ActionManageUsers, s.userAccountSearch)
 			s.post(r, "/settings/users/new", portal.ActionManageUsers, s.fresh(s.userCreate))
 			s.get(r, "/settings/users/{id}", portal.ActionManageUsers, s.userPage)
 			s.post(r, "/settings/users/{id}", portal.ActionManageUsers, s.fresh(s.userUpdate))

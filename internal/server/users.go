@@ -173,8 +173,13 @@ func userRow(base string, u postgres.ManagedUser) web.UserRow {
 func roleField(a postgres.ScopeAccount) string { return "role_" + a.TechPrefix }
 
 func roleFields(scope *postgres.UserScope, values map[string]string) []web.RoleField {
-	out := make([]web.RoleField, len(scope.Accounts))
-	for i, a := range scope.Accounts {
+	return roleFieldsOf(scope, scope.Accounts, values)
+}
+
+// roleFieldsOf is the select of each of these accounts of the scope.
+func roleFieldsOf(scope *postgres.UserScope, accounts []postgres.ScopeAccount, values map[string]string) []web.RoleField {
+	out := make([]web.RoleField, len(accounts))
+	for i, a := range accounts {
 		v := values[roleField(a)]
 		if v == "" {
 			v = "none"
@@ -227,8 +232,17 @@ func (s *Server) userNewForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderUserNew(w http.ResponseWriter, r *http.Request, aa *postgres.AccountAccess, scope *postgres.UserScope, status int, f web.Form) {
 	base := acctURL(aa, "settings/users")
-	s.render(w, r, status, web.UserNewPage(s.chrome(r, "Add New User"), web.UserFormProps{Tabs: settingsTabs(r, aa),
-		ScopeNote: scopeNote(scope), Form: f, Roles: roleFields(scope, f.Values), Action: base + "/new", BackURL: base}))
+	c := s.chrome(r, "Add New User")
+	p := web.UserFormProps{Tabs: settingsTabs(r, aa), ScopeNote: scopeNote(scope), Form: f, Action: base + "/new", BackURL: base}
+	if af := newAccessForm(scope, nil); af.large {
+		p.Roles = roleFieldsOf(scope, af.listed, f.Values)
+		p.Grants = grantProps(aa, scope, f)
+		// The header's picker loads htmx on every page of a family this size.
+		p.Grants.LoadHTMX = c.Picker == nil
+	} else {
+		p.Roles = roleFields(scope, f.Values)
+	}
+	s.render(w, r, status, web.UserNewPage(c, p))
 }
 
 // userCreate saves an invitation and sends its email. The page answers the
@@ -238,7 +252,8 @@ func (s *Server) userCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := parseForm(w, r, roleFormFields(scope, "full_name", "email")...)
+	af := newAccessForm(scope, nil)
+	in, ok := parseForm(w, r, af.fields("full_name", "email")...)
 	if !ok {
 		return
 	}
@@ -247,7 +262,7 @@ func (s *Server) userCreate(w http.ResponseWriter, r *http.Request) {
 	errs.AddErr("full_name", err)
 	email, err := portal.CleanEmail("email", in["email"])
 	errs.AddErr("email", err)
-	roles := parseRoles(scope, in, errs)
+	roles := af.parse(in, errs)
 	if len(errs) == 0 && !grantsAny(roles) {
 		errs.Add("roles", "Give them access to at least one account.")
 	}
@@ -304,10 +319,17 @@ func (s *Server) renderUserEdit(w http.ResponseWriter, r *http.Request, aa *post
 	u *postgres.ManagedUser, status int, f web.Form) {
 	base := acctURL(aa, "settings/users")
 	self := u.UserID == userFrom(r.Context()).ID
+	c := s.chrome(r, u.Name)
 	p := web.UserEditProps{Tabs: settingsTabs(r, aa), Name: u.Name, Email: u.Email, Type: u.TypeLabel(), Status: u.Status,
 		LastLogin: timeText(u.LastLoginAt), Form: f, BackURL: base, Self: self}
 	p.Action = base + "/" + strconv.FormatInt(u.UserID, 10)
-	p.Roles = roleFields(scope, f.Values)
+	if af := newAccessForm(scope, u); af.large {
+		p.Roles, p.Grants = af.editRoles(r, p.Action, f.Values)
+		g := grantProps(aa, scope, f)
+		p.Grants.Rows, p.Grants.LookupURL, p.Grants.LoadHTMX = g.Rows, g.LookupURL, c.Picker == nil
+	} else {
+		p.Roles = roleFields(scope, f.Values)
+	}
 	if u.Status == postgres.UserRevoked {
 		var kept []web.RoleField
 		for _, rf := range p.Roles {
@@ -327,7 +349,10 @@ func (s *Server) renderUserEdit(w http.ResponseWriter, r *http.Request, aa *post
 	default:
 		p.RevokeURL = p.Action + "/revoke"
 	}
-	s.render(w, r, status, web.UserEditPage(s.chrome(r, u.Name), p))
+	if p.Grants != nil {
+		p.Action += pageQuery(r)
+	}
+	s.render(w, r, status, web.UserEditPage(c, p))
 }
 
 // userUpdate saves a user's types per account.
@@ -341,12 +366,13 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	in, ok := parseForm(w, r, roleFormFields(scope)...)
+	af := newAccessForm(scope, u)
+	in, ok := parseForm(w, r, af.fields()...)
 	if !ok {
 		return
 	}
 	errs := portal.FieldErrors{}
-	roles := parseRoles(scope, in, errs)
+	roles := af.parse(in, errs)
 	if len(errs) == 0 {
 		var n int
 		n, err = s.db.SetUserRoles(r.Context(), s.actor(r), scope, u.UserID, roles)
@@ -372,7 +398,14 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, acctURL(aa, ""))
 		return
 	}
-	if grantsAny(roles) {
+	stays := grantsAny(roles)
+	if af.large {
+		// The form named only some accounts: whether any role is left is
+		// the database's to say.
+		_, err := s.db.ManagedUser(r.Context(), scope, u.UserID)
+		stays = err == nil
+	}
+	if stays {
 		redirect(w, r, acctURL(aa, "settings/users/"+strconv.FormatInt(u.UserID, 10)))
 		return
 	}
