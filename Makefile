@@ -5,10 +5,16 @@ SHELL := /bin/bash
 PORT ?= 8080
 DB_NAME ?= portal
 STATICCHECK_VERSION ?= v0.8.2
+GOVULNCHECK_VERSION ?= v1.9.0
+# The Go vulnerability database as the golang.org/x/vulndb module holds it
+# (its data/osv files), indexed locally: govulncheck runs without network
+# access to vuln.go.dev.
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULNDB := .data/vulndb-$(VULNDB_VERSION)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test generate lint bench microbench migrate seed db-start db-stop build fuzz
+.PHONY: help run test generate lint audit bench microbench migrate seed db-start db-stop build fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +54,17 @@ lint: ## gofmt check, go vet, staticcheck, and generated files up to date
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	go tool templ generate && git diff --exit-code -- '*_templ.go'
+
+audit: ## govulncheck on every package, against the vulnerability database of golang.org/x/vulndb (indexed once under .data/)
+	@if [ ! -f $(VULNDB)/index/db.json ]; then \
+	  echo "indexing the vulnerability database $(VULNDB_VERSION)"; \
+	  dir=$$(cd "$$(mktemp -d)" && go mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  test -d "$$dir/data/osv" || { echo "no data/osv in golang.org/x/vulndb@$(VULNDB_VERSION)"; exit 1; }; \
+	  mkdir -p .data && rm -rf $(VULNDB).tmp && \
+	  go run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$dir/data/osv" -out $(VULNDB).tmp && \
+	  mv $(VULNDB).tmp $(VULNDB); \
+	fi
+	go run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(CURDIR)/$(VULNDB) ./...
 
 fuzz: ## run each fuzz test for a short while
 	@for pkg in $$(go list ./...); do \
