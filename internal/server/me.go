@@ -57,7 +57,7 @@ func (s *Server) meEmail(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.MePage(s.chrome(r, "Your profile"), p))
 		return
 	}
-	if !s.allow(w, r, limitMailAddress, email) {
+	if !s.allow(w, r, limitMailIP, s.clientIP(r)) || !s.allow(w, r, limitMailAddress, email) {
 		return
 	}
 	if err := s.db.RequestEmailChange(r.Context(), s.actor(r), email); err != nil {

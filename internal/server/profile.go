@@ -63,7 +63,7 @@ func (s *Server) saveProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	changing := !strings.EqualFold(p.ContactEmail, aa.Account.ContactEmail)
-	if changing && !s.allow(w, r, limitMailAddress, p.ContactEmail) {
+	if changing && (!s.allow(w, r, limitMailIP, s.clientIP(r)) || !s.allow(w, r, limitMailAddress, p.ContactEmail)) {
 		return
 	}
 	sent, err := s.db.UpdateProfile(r.Context(), s.actor(r), aa.Account.ID, p)

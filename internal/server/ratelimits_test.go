@@ -91,6 +91,10 @@ func TestRateLimitsAcrossInstances(t *testing.T) {
 			}},
 		{name: "invitation sent again, per client IP", l: limitMailIP, as: "principal@acme.test", ip: sameIP, effects: `SELECT count(*) FROM verification_tokens WHERE purpose = 'accept_invite'`,
 			req: func(int) (string, url.Values) { return fmt.Sprintf("%s/%d/resend", usersURL, invitation), nil }},
+		{name: "new invitations, per client IP", l: limitMailIP, as: "principal@acme.test", ip: sameIP, effects: `SELECT count(*) FROM invitations`,
+			req: func(i int) (string, url.Values) {
+				return usersURL + "/new", invite(fmt.Sprintf("from-one-ip%d@example.test", i))
+			}},
 		{name: "link request, per tech prefix", l: limitLinkTarget, as: "principal@acme.test", ip: spreadIP, effects: `SELECT count(*) FROM verification_tokens WHERE purpose = 'link_account'`,
 			req: func(int) (string, url.Values) { return "/accounts/31415900/settings/link", link("16180300") }},
 		{name: "link requests, per account", l: limitLinkAccount, as: "principal@acme.test", ip: spreadIP, effects: `SELECT count(*) FROM verification_tokens WHERE purpose = 'link_account'`,

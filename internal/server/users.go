@@ -270,7 +270,8 @@ func (s *Server) userCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderUserNew(w, r, aa, scope, http.StatusUnprocessableEntity, formFrom(in, errs))
 		return
 	}
-	if !s.allow(w, r, limitMailAddress, email) || !s.allow(w, r, limitInvitations, strconv.FormatInt(aa.Account.RootID(), 10)) {
+	if !s.allow(w, r, limitMailIP, s.clientIP(r)) || !s.allow(w, r, limitMailAddress, email) ||
+		!s.allow(w, r, limitInvitations, strconv.FormatInt(aa.Account.RootID(), 10)) {
 		return
 	}
 	_, err = s.db.Invite(r.Context(), s.actor(r), scope, postgres.NewInvitation{Name: name, Email: email, Roles: roles})
