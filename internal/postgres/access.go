@@ -35,8 +35,7 @@ func (db *DB) Access(ctx context.Context, userID int64, techPrefix string) (*Acc
 	}
 	b := &pgx.Batch{}
 	res := queueAccess(b, userID, techPrefix)
-	err := db.Pool.SendBatch(ctx, b).Close()
-	if err != nil && portal.ErrorCode(mapErr(err, "")) != portal.ENOTFOUND {
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "access")
 	}
 	return res.AccountAccess, res.Err

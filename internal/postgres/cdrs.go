@@ -182,21 +182,6 @@ func cdrLimit(limit int) int {
 	return limit
 }
 
-// CDRs returns one page of the filtered calls, newest first.
-func (db *DB) CDRs(ctx context.Context, accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (*CDRPage, error) {
-	limit = cdrLimit(limit)
-	sql, args, backward := cdrPageQuery(accountID, f, older, newer, limit)
-	rows, err := db.Pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, mapErr(err, "cdrs")
-	}
-	items, err := scanAll(rows, scanCDR)
-	if err != nil {
-		return nil, mapErr(err, "cdrs")
-	}
-	return cdrPage(items, limit, older, backward), nil
-}
-
 // cdrTotalsQuery is the statement that sums the filtered calls. Filters of
 // whole days without a number are answered from the daily rollup, whatever
 // the number of calls.
@@ -217,16 +202,8 @@ func (t *CDRTotals) scan(row pgx.Row) error {
 	return row.Scan(&t.Calls, &t.Answered, &t.DurationSecs, &t.BilledSecs, &t.ChargeMicros)
 }
 
-// CDRTotals sums the filtered calls.
-func (db *DB) CDRTotals(ctx context.Context, accountID int64, f CDRFilter) (CDRTotals, error) {
-	var t CDRTotals
-	sql, args := cdrTotalsQuery(accountID, f)
-	err := t.scan(db.Pool.QueryRow(ctx, sql, args...))
-	return t, mapErr(err, "cdr totals")
-}
-
-// CDRReport reads the call report's page and the totals of its filter in
-// one round trip: the same as CDRs and CDRTotals.
+// CDRReport reads one page of the filtered calls, newest first, and the
+// totals of the whole filter, in one round trip.
 func (db *DB) CDRReport(ctx context.Context, accountID int64, f CDRFilter, older, newer *CDRCursor, limit int) (*CDRPage, CDRTotals, error) {
 	limit = cdrLimit(limit)
 	var items []CDR

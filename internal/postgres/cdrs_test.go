@@ -43,7 +43,7 @@ func TestCDRKeysetPagination(t *testing.T) {
 	var older *CDRCursor
 	var pages []*CDRPage
 	for {
-		p, err := f.db.CDRs(ctx, f.a, filter, older, nil, 40)
+		p, _, err := f.db.CDRReport(ctx, f.a, filter, older, nil, 40)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestCDRKeysetPagination(t *testing.T) {
 		t.Errorf("first page has a newer link (%v) or second lacks one", pages[0].Newer)
 	}
 	// Going back from the third page gives exactly the second.
-	back, err := f.db.CDRs(ctx, f.a, filter, nil, pages[2].Newer, 40)
+	back, _, err := f.db.CDRReport(ctx, f.a, filter, nil, pages[2].Newer, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestCDRKeysetPagination(t *testing.T) {
 	}
 	// A cursor made from another account's call shows only this account's.
 	foreign := &CDRCursor{StartedAt: start.AddDate(0, 0, 4), ID: 1 << 40}
-	p, err := f.db.CDRs(ctx, f.b, filter, foreign, nil, 100)
+	p, _, err := f.db.CDRReport(ctx, f.b, filter, foreign, nil, 100)
 	if err != nil || len(p.Items) != 40 {
 		t.Fatalf("account B with a foreign cursor: %d items, %v; want its own 40", len(p.Items), err)
 	}
@@ -101,14 +101,14 @@ func TestCDRTotalsRollupMatchesRaw(t *testing.T) {
 		{From: start.AddDate(0, 0, 1), To: start.AddDate(0, 0, 3), Direction: "outbound"},
 		{From: start, To: start.AddDate(0, 0, 2), Disposition: "busy"},
 	} {
-		fromRollup, err := f.db.CDRTotals(ctx, f.a, filter)
+		_, fromRollup, err := f.db.CDRReport(ctx, f.a, filter, nil, nil, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The same filter with a number that matches every call takes the raw path.
 		raw := filter
 		raw.Digits = "1212555"
-		fromRaw, err := f.db.CDRTotals(ctx, f.a, raw)
+		_, fromRaw, err := f.db.CDRReport(ctx, f.a, raw, nil, nil, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,10 +104,19 @@ func pager(path string, q postgres.SummaryQuery, page, shown, total int) web.Pag
 	return p
 }
 
-// summaryFrame loads the user's summary scope and header picker in one
-// round trip; it answers 404 to a user who may see no family summary.
-func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request) (*postgres.SummaryScope, *postgres.PickerHeader, bool) {
-	sc, ph, err := s.db.SummaryFrame(r.Context(), userFrom(r.Context()).ID)
+// summaryFrame loads the user's summary scope, and for a page the header
+// picker, in one round trip; it answers 404 to a user who may see no
+// family summary.
+func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request, page bool) (*postgres.SummaryScope, *postgres.PickerHeader, bool) {
+	uid := userFrom(r.Context()).ID
+	var sc *postgres.SummaryScope
+	var ph *postgres.PickerHeader
+	var err error
+	if page {
+		sc, ph, err = s.db.SummaryFrame(r.Context(), uid)
+	} else {
+		sc, err = s.db.SummaryScopeOf(r.Context(), uid)
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return nil, nil, false
@@ -121,7 +130,7 @@ func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request) (*postgres
 
 // summary is the All Accounts summary.
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
-	sc, ph, ok := s.summaryFrame(w, r)
+	sc, ph, ok := s.summaryFrame(w, r, true)
 	if !ok {
 		return
 	}
@@ -150,7 +159,7 @@ func minutes(secs int64) int64 { return (secs + 59) / 60 }
 
 // billingSummary is the Billing Summary of one month.
 func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
-	sc, ph, ok := s.summaryFrame(w, r)
+	sc, ph, ok := s.summaryFrame(w, r, true)
 	if !ok {
 		return
 	}
@@ -189,13 +198,8 @@ func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
 // billingSummaryCSV streams the Billing Summary of a month, every matching
 // account, as CSV. Company names are user text and are neutralized.
 func (s *Server) billingSummaryCSV(w http.ResponseWriter, r *http.Request) {
-	sc, err := s.db.SummaryScopeOf(r.Context(), userFrom(r.Context()).ID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !sc.Visible {
-		s.notFound(w, r)
+	sc, _, ok := s.summaryFrame(w, r, false)
+	if !ok {
 		return
 	}
 	q, _ := summaryQuery(r, postgres.ValidBillingSort, time.Now())
@@ -208,7 +212,7 @@ func (s *Server) billingSummaryCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = cw.Write(append(head, "Total"))
 	n := 0
-	err = s.db.StreamBillingSummary(r.Context(), sc, q, func(row *postgres.BillingRow) error {
+	err := s.db.StreamBillingSummary(r.Context(), sc, q, func(row *postgres.BillingRow) error {
 		rec := []string{csvSafe(row.CompanyName), csvSafe(row.CompanyAlias), row.TechPrefix, portal.StatusLabel(row.Status)}
 		for _, a := range row.ByCategory {
 			rec = append(rec, portal.FormatDecimal(a))

@@ -150,6 +150,14 @@ func resolveAccount(scope *postgres.UserScope, text string) (postgres.ScopeAccou
 
 func accountLabel(a postgres.ScopeAccount) string { return a.CompanyName + " (" + a.TechPrefix + ")" }
 
+// accountHint names the account a "Give access" row holds, under its field.
+func accountHint(a postgres.ScopeAccount) string {
+	if a.CompanyAlias == "" {
+		return a.CompanyName
+	}
+	return a.CompanyName + " · " + a.CompanyAlias
+}
+
 // grantProps builds the "Give access" rows from a form's values, each with
 // the account its text names.
 func grantProps(aa *postgres.AccountAccess, scope *postgres.UserScope, f web.Form) *web.GrantProps {
@@ -169,10 +177,7 @@ func grantRow(lookup string, i int, account, role, msg string, scope *postgres.U
 		Account: account, Role: role, Error: msg, SuggestURL: lookup + "?row=" + strconv.Itoa(i), First: i == 0}
 	if scope != nil && account != "" {
 		if m := scope.Match(account); len(m) == 1 {
-			row.Hint = m[0].CompanyName
-			if m[0].CompanyAlias != "" {
-				row.Hint += " · " + m[0].CompanyAlias
-			}
+			row.Hint = accountHint(m[0])
 		}
 	}
 	return row
@@ -272,10 +277,7 @@ func (s *Server) fillGrantRow(w http.ResponseWriter, r *http.Request, lookup str
 		}
 		for _, a := range list {
 			if a.TechPrefix == prefix {
-				gr.Account, gr.Hint = a.TechPrefix, a.CompanyName
-				if a.CompanyAlias != "" {
-					gr.Hint += " · " + a.CompanyAlias
-				}
+				gr.Account, gr.Hint = a.TechPrefix, accountHint(a)
 			}
 		}
 	}
