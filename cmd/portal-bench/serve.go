@@ -123,6 +123,7 @@ func serve(ctx context.Context) error {
 	}
 	db := &postgres.DB{Pool: pool, Outbox: mail.NewQueue(client, mail.KeyFromSecret(cfg.Secret)), BaseURL: cfg.BaseURL}
 	portal := server.New(cfg, db, logger)
+	go portal.RunCacheSync(ctx)
 	errc := make(chan error, 2)
 	var addrs []string
 	for _, h := range []http.Handler{portal, baselines(pool, portal)} {

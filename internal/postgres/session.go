@@ -15,6 +15,8 @@ type SessionRead struct {
 	// Found is false when the session does not exist or has expired.
 	Found bool
 	Data  []byte
+	// Expiry is when the stored session expires.
+	Expiry time.Time
 	// User is nil when the user does not exist.
 	User *portal.User
 	// LastAccountID is the account the user last opened (0 for none).
@@ -42,12 +44,12 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 	var id, epoch, last *int64
 	var email, name, hash *string
 	var verified, lastLogin, created *time.Time
-	const sql = `SELECT s.data, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
+	const sql = `SELECT s.data, s.expiry, u.id, u.email, u.full_name, u.password_hash, u.email_verified_at, u.session_epoch,
 			u.last_login_at, u.created_at, u.last_account_id
 		FROM sessions s LEFT JOIN users u ON u.id = $2
 		WHERE s.token = $1 AND current_timestamp < s.expiry`
 	scan := func(row pgx.Row) error {
-		err := row.Scan(&sr.Data, &id, &email, &name, &hash, &verified, &epoch, &lastLogin, &created, &last)
+		err := row.Scan(&sr.Data, &sr.Expiry, &id, &email, &name, &hash, &verified, &epoch, &lastLogin, &created, &last)
 		if portal.ErrorCode(mapErr(err, "")) == portal.ENOTFOUND {
 			return nil
 		}
@@ -57,9 +59,7 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 	if portal.ValidTechPrefix(techPrefix) {
 		b := &pgx.Batch{}
 		b.Queue(sql, token, userID).QueryRow(scan)
-		sr.Account = &AccountRead{TechPrefix: techPrefix}
-		sr.Account.Access = queueAccess(b, userID, techPrefix)
-		sr.Account.Picker = queuePicker(b, userID, techPrefix)
+		sr.Account = queueAccountRead(b, userID, techPrefix)
 		if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 			return nil, mapErr(err, "session")
 		}
@@ -74,4 +74,20 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 		}
 	}
 	return &sr, nil
+}
+
+func queueAccountRead(b *pgx.Batch, userID int64, techPrefix string) *AccountRead {
+	return &AccountRead{TechPrefix: techPrefix, Access: queueAccess(b, userID, techPrefix), Picker: queuePicker(b, userID, techPrefix)}
+}
+
+// AccountRead reads the user's access to the account with this tech prefix
+// and the header picker there, in one round trip: what SessionWithUser adds
+// for a page of an account, for a session already known.
+func (db *DB) AccountRead(ctx context.Context, userID int64, techPrefix string) (*AccountRead, error) {
+	b := &pgx.Batch{}
+	ar := queueAccountRead(b, userID, techPrefix)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, mapErr(err, "account")
+	}
+	return ar, nil
 }

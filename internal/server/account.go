@@ -57,6 +57,7 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodGet && !lastAccountIs(r.Context(), aa.Account.ID) {
 			_ = s.db.RememberAccount(r.Context(), u.ID, aa.Account.ID)
+			s.store.cache.dropUser(u.ID)
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxAccess, aa)))
 	})

@@ -53,6 +53,9 @@ type testAppOptions struct {
 	// logs, if set, receives every line the server, the email worker and
 	// the development mailer log, at every level, as text.
 	logs io.Writer
+	// cacheDelay, if set, slows the instance's handling of each cache
+	// announcement, as a busy instance would be.
+	cacheDelay time.Duration
 }
 
 // startTestAppWith is startTestApp with options.
@@ -99,6 +102,19 @@ func startTestAppWith(t testing.TB, dbURL string, env map[string]string, opts te
 		_ = client.Stop(sctx)
 	})
 	app := New(cfg, db, logger)
+	if d := opts.cacheDelay; d > 0 {
+		drop := app.cacheSync.Invalidate
+		app.cacheSync.Invalidate = func(key string) { time.Sleep(d); drop(key) }
+	}
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	cacheDone := make(chan struct{})
+	go func() { app.RunCacheSync(cacheCtx); close(cacheDone) }()
+	t.Cleanup(func() { stopCache(); <-cacheDone })
+	for deadline := time.Now().Add(10 * time.Second); !app.cacheSync.Valid(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("session cache listener did not start")
+		}
+	}
 	srv.Config.Handler = app
 	srv.Start()
 	t.Cleanup(srv.Close)

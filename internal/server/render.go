@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
@@ -16,13 +19,39 @@ import (
 	"carrierportal/web"
 )
 
-// render writes a templ component with a status code.
+// pageBuffers hold pages while they render.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage is the largest buffer kept for the next page.
+const maxPooledPage = 1 << 20
+
+// render writes a templ component with a status code. The page is rendered
+// whole before anything is sent: it goes out with its length in one write
+// (a page written as it renders leaves in small chunks, a system call
+// each), and a page that fails to render becomes a clean error page
+// instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledPage {
+			buf.Reset()
+			pageBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := c.Render(r.Context(), buf); err != nil {
 		s.log.Error("render", "request_id", requestIDFrom(r.Context()), "err", err)
+		if status < http.StatusInternalServerError {
+			s.renderStatus(w, r, http.StatusInternalServerError)
+			return
+		}
+		http.Error(w, http.StatusText(status), status)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // chrome builds the page frame for the current request.

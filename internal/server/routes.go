@@ -14,7 +14,7 @@ import (
 // other way (a test walks the router to make sure).
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.logRequests, s.securityHeaders, keepWriter)
+	r.Use(requestID, s.logRequests, s.securityHeaders, s.barrier, keepWriter)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.renderStatus(w, r, http.StatusMethodNotAllowed) })
 

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -21,6 +22,9 @@ type Server struct {
 	sessions *scs.SessionManager
 	staff    *scs.SessionManager
 	store    *sessionStore
+	// cacheSync keeps the session cache coherent across instances;
+	// RunCacheSync runs it.
+	cacheSync *postgres.CacheSync
 	// confirmers handle email links by token purpose.
 	confirmers map[string]confirmer
 	handler    http.Handler
@@ -30,7 +34,9 @@ type Server struct {
 // New wires a server. Close releases its background work.
 func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s := &Server{cfg: cfg, db: db, log: logger}
-	s.store = newSessionStore(db)
+	s.cacheSync = postgres.NewCacheSync(db.Pool)
+	s.cacheSync.OnError = func(err error) { s.log.Warn("session cache listener", "err", err) }
+	s.store = newSessionStore(db, newSessionCache(s.cacheSync))
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
 	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
 	// A session that cannot be loaded or saved (the database is down) gets
@@ -41,6 +47,12 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.handler = s.routes()
 	return s
 }
+
+// RunCacheSync keeps this instance's session cache coherent with the
+// database and every other instance until ctx ends; without it the cache is
+// never used. Every instance on a database must run it: a request that
+// changes something waits for every instance's answer.
+func (s *Server) RunCacheSync(ctx context.Context) { s.cacheSync.Run(ctx) }
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

@@ -17,20 +17,21 @@ import (
 
 // sessionStore is the scs store: pgxstore, plus a read that fetches the
 // session and its user in one round trip once this process knows whose
-// token it is. Nothing is served from memory: every request still reads
-// the session row and the user row as they are in the database at that
-// moment, so a sign-out, a password change or an expiry on any instance
-// counts on the very next request everywhere. The token's user id is only
-// a hint for which user row to join; authenticate checks it against the
-// session's own data.
+// token it is, and the session cache (sessioncache.go) in front of that
+// read. The cache is coherent across instances, so a sign-out, a password
+// change or an expiry on any instance counts on the very next request
+// everywhere. The token's user id is only a hint for which user row to
+// join; authenticate checks it against the session's own data.
 type sessionStore struct {
 	*pgxstore.PostgresStore
 	db    *postgres.DB
 	hints *bounded[string, int64]
+	cache *sessionCache
 }
 
-func newSessionStore(db *postgres.DB) *sessionStore {
-	return &sessionStore{PostgresStore: pgxstore.NewWithCleanupInterval(db.Pool, 0), db: db, hints: newBounded[string, int64](100_000)}
+func newSessionStore(db *postgres.DB, cache *sessionCache) *sessionStore {
+	return &sessionStore{PostgresStore: pgxstore.NewWithCleanupInterval(db.Pool, 0), db: db,
+		hints: newBounded[string, int64](100_000), cache: cache}
 }
 
 // sessionPrefetch carries, for one request, what the store read along with
@@ -40,7 +41,9 @@ type sessionPrefetch struct {
 	token  string
 	prefix string                // the account of the page (GET only), or ""
 	userID int64                 // the user the joined read asked for
-	read   *postgres.SessionRead // nil unless the joined read ran
+	read   *postgres.SessionRead // nil unless the joined read ran or the cache answered
+	gen    uint64                // the cache's generation before the read
+	cached bool                  // read came from the cache
 }
 
 // pageAccount is the tech prefix of the account whose page a GET asks for
@@ -67,6 +70,21 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 		return st.PostgresStore.Find(token)
 	}
 	pf.token = token
+	if sess, u, ok := st.cache.get(tokenKey(token), time.Now()); ok {
+		user := u.user
+		sr := &postgres.SessionRead{Found: true, Data: sess.data, Expiry: sess.expiry, User: &user, LastAccountID: u.lastAccountID}
+		if portal.ValidTechPrefix(pf.prefix) {
+			ar, err := st.db.AccountRead(ctx, sess.userID, pf.prefix)
+			if err != nil {
+				return nil, false, err
+			}
+			sr.Account = ar
+		}
+		pf.userID, pf.read, pf.cached = sess.userID, sr, true
+		st.cache.hits.Add(1)
+		return sess.data, true, nil
+	}
+	pf.gen = st.cache.generation()
 	uid, ok := st.hints.get(token)
 	if !ok {
 		return st.PostgresStore.Find(token)
@@ -79,10 +97,20 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return sr.Data, sr.Found, nil
 }
 
-// Delete forgets the token along with the session.
-func (st *sessionStore) Delete(token string) error {
+// CommitCtx is scs's write of a session; this instance forgets its copy at
+// once (every instance does when the write is announced).
+func (st *sessionStore) CommitCtx(_ context.Context, token string, b []byte, expiry time.Time) error {
+	err := st.PostgresStore.Commit(token, b, expiry)
+	st.cache.dropSession(token)
+	return err
+}
+
+// DeleteCtx forgets the token along with the session.
+func (st *sessionStore) DeleteCtx(_ context.Context, token string) error {
 	st.hints.del(token)
-	return st.PostgresStore.Delete(token)
+	err := st.PostgresStore.Delete(token)
+	st.cache.dropSession(token)
+	return err
 }
 
 // loadSession is the customer realm's session chain: load the session
@@ -102,6 +130,11 @@ func (s *Server) sessionUser(ctx context.Context, uid int64) (*portal.User, erro
 	if pf != nil && pf.read != nil && pf.userID == uid {
 		if pf.read.User == nil {
 			return nil, portal.ErrNotFound
+		}
+		if !pf.cached && pf.read.Found {
+			// The joined read of a session that names this user: keep both.
+			s.store.cache.put(pf.gen, tokenKey(pf.token), cachedSession{data: pf.read.Data, expiry: pf.read.Expiry, userID: uid},
+				cachedUser{user: *pf.read.User, lastAccountID: pf.read.LastAccountID})
 		}
 		return pf.read.User, nil
 	}

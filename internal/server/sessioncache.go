@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"carrierportal/internal/portal"
+	"carrierportal/internal/postgres"
+)
+
+// sessionCache keeps the signed-in sessions this instance has read, and
+// their users, so that a request of a known session needs no round trip to
+// the database before its handler runs. It is coherent with the database
+// through postgres.CacheSync: an entry is used only while the listener's
+// lease holds, every change to a session or a user drops the entries it
+// touches on every instance, and requests that change something wait
+// (barrier) until every instance has dropped them before they answer. So a
+// sign-out, a password change or an expiry counts on the very next request
+// everywhere, as it does without the cache. Roles and access are never
+// kept: they are read with each page.
+type sessionCache struct {
+	sync *postgres.CacheSync
+
+	mu       sync.Mutex
+	gen      uint64 // counts drops: a read that saw an older one is not kept
+	sessions map[string]cachedSession
+	users    map[int64]cachedUser
+
+	hits atomic.Int64 // requests answered from the cache
+}
+
+type cachedSession struct {
+	data   []byte
+	expiry time.Time
+	userID int64
+}
+
+type cachedUser struct {
+	user          portal.User
+	lastAccountID int64
+}
+
+// maxCached bounds each map; a full map starts over.
+const maxCached = 100_000
+
+func newSessionCache(cs *postgres.CacheSync) *sessionCache {
+	c := &sessionCache{sync: cs, sessions: map[string]cachedSession{}, users: map[int64]cachedUser{}}
+	cs.Invalidate, cs.Reset = c.invalidate, c.reset
+	return c
+}
+
+// tokenKey names a session in the cache and in the database's
+// announcements: the SHA-256 of its token.
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// generation is read before the database: put keeps a read only if nothing
+// was dropped since.
+func (c *sessionCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// get returns the session and its user while both are kept, the session
+// has not expired, and the listener's lease holds.
+func (c *sessionCache) get(key string, now time.Time) (cachedSession, cachedUser, bool) {
+	if !c.sync.Valid() {
+		return cachedSession{}, cachedUser{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sessions[key]
+	if !ok || !now.Before(s.expiry) {
+		return cachedSession{}, cachedUser{}, false
+	}
+	u, ok := c.users[s.userID]
+	return s, u, ok
+}
+
+// put keeps a session and its user as read from the database after gen.
+func (c *sessionCache) put(gen uint64, key string, s cachedSession, u cachedUser) {
+	if !c.sync.Valid() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.sessions) >= maxCached {
+		clear(c.sessions)
+	}
+	if len(c.users) >= maxCached {
+		clear(c.users)
+	}
+	c.sessions[key] = s
+	c.users[u.user.ID] = u
+}
+
+// invalidate drops what one announcement names: "s" + token key, or "u" +
+// user id; anything else drops everything.
+func (c *sessionCache) invalidate(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if k, ok := strings.CutPrefix(key, "s"); ok {
+		delete(c.sessions, k)
+		return
+	}
+	if k, ok := strings.CutPrefix(key, "u"); ok {
+		if id, err := strconv.ParseInt(k, 10, 64); err == nil {
+			delete(c.users, id)
+			return
+		}
+	}
+	clear(c.sessions)
+	clear(c.users)
+}
+
+func (c *sessionCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.sessions)
+	clear(c.users)
+}
+
+// dropUser forgets a user at once on this instance (the announcement
+// follows).
+func (c *sessionCache) dropUser(id int64) { c.invalidate("u" + strconv.FormatInt(id, 10)) }
+
+// dropSession forgets a session at once on this instance.
+func (c *sessionCache) dropSession(token string) { c.invalidate("s" + tokenKey(token)) }
+
+// barrier is the middleware that makes a request which may have changed
+// something wait, before its answer leaves, until every instance has
+// dropped what the change made stale. Reads (GET, HEAD) do not wait: the
+// writes a GET can make (the last opened account, the idle timer) are
+// announced too, a moment later.
+func (s *Server) barrier(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		bw := &barrierWriter{ResponseWriter: w, wait: func() {
+			if err := s.cacheSync.Barrier(context.WithoutCancel(r.Context())); err != nil {
+				s.log.Error("cache barrier", "request_id", requestIDFrom(r.Context()), "err", err)
+			}
+		}}
+		next.ServeHTTP(bw, r)
+		bw.once.Do(bw.wait)
+	})
+}
+
+// barrierWriter runs wait once, before the first byte of the answer.
+type barrierWriter struct {
+	http.ResponseWriter
+	once sync.Once
+	wait func()
+}
+
+func (w *barrierWriter) WriteHeader(code int) {
+	w.once.Do(w.wait)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *barrierWriter) Write(b []byte) (int, error) {
+	w.once.Do(w.wait)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *barrierWriter) Flush() {
+	w.once.Do(w.wait)
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *barrierWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
