@@ -128,6 +128,10 @@ func checkRollups(t *testing.T, f *resFixture) {
 			SELECT account_id, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month, category, sum(amount_micros) AS amount, count(*) AS lines FROM charges GROUP BY 1, 2, 3
 		) raw FULL JOIN charge_monthly m USING (account_id, month, category)
 		WHERE raw.amount IS DISTINCT FROM m.amount_micros OR raw.lines IS DISTINCT FROM m.lines`,
+		"account_month_charges": `SELECT count(*) FROM (
+			SELECT account_id, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month, sum(amount_micros) AS amount FROM charges GROUP BY 1, 2
+		) raw FULL JOIN account_month_charges m USING (account_id, month)
+		WHERE raw.amount IS DISTINCT FROM m.amount_micros`,
 		"cdr_daily": `SELECT count(*) FROM (
 			SELECT account_id, (started_at AT TIME ZONE 'UTC')::date AS day, direction, disposition, count(*) AS calls,
 			       sum(duration_secs) AS dur, sum(billed_secs) AS billed, sum(charge_micros) AS charge FROM cdrs GROUP BY 1, 2, 3, 4

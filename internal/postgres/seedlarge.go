@@ -205,11 +205,11 @@ func (db *DB) SeedLarge(ctx context.Context, o LargeOptions) (bool, error) {
 	// a few minutes, which leaves them many times their size; a live system
 	// spreads those updates over months, so they are compacted here.
 	for _, sql := range []string{
-		`VACUUM (FULL) accounts, cdr_monthly, charge_monthly, family_charge_monthly, did_counts, family_totals,
+		`VACUUM (FULL) accounts, cdr_monthly, charge_monthly, account_month_charges, family_charge_monthly, did_counts, family_totals,
 			family_cdr_monthly, family_roles, family_users`,
 		// A second pass sets the visibility maps, which VACUUM FULL leaves
 		// empty, so index-only scans need not visit the heap.
-		`VACUUM (ANALYZE) accounts, cdr_monthly, charge_monthly, family_charge_monthly, did_counts, family_totals,
+		`VACUUM (ANALYZE) accounts, cdr_monthly, charge_monthly, account_month_charges, family_charge_monthly, did_counts, family_totals,
 			family_cdr_monthly, family_roles, family_users, users, memberships, dids, cdrs, cdr_daily, charges, charge_daily, payments`,
 	} {
 		if _, err := db.Pool.Exec(ctx, sql); err != nil {

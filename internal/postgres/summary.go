@@ -214,8 +214,7 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 var figureSorts = map[string]struct{ join, key string }{
 	"numbers": {`LEFT JOIN did_counts n ON n.account_id = v.id`, `coalesce(n.held, 0)`},
 	"minutes": {`LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2`, `coalesce(cm.billed_secs, 0)`},
-	"charges": {`LEFT JOIN (SELECT account_id, sum(amount_micros) AS amount FROM charge_monthly WHERE month = $2 GROUP BY account_id) ch
-		ON ch.account_id = v.id`, `coalesce(ch.amount, 0)`},
+	"charges": {`LEFT JOIN account_month_charges ch ON ch.account_id = v.id AND ch.month = $2`, `coalesce(ch.amount_micros, 0)`},
 }
 
 // pageSQL orders and cuts the visible accounts (vis) to one page, or, when
@@ -229,18 +228,13 @@ func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base boo
 		dir = " DESC"
 	}
 	if f, ok := figureSorts[q.Sort]; ok && sorts[q.Sort] != "" {
+		if q.Sort == "charges" && q.Desc && where == "" && !sc.direct && len(sc.fams) == 1 {
+			return topChargesSQL(sc.fams[0], q, figurePageSQL(sc, f.join, f.key, q))
+		}
 		if where != "" {
 			return `SELECT v.* FROM vis v ` + f.join + ` ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q)
 		}
-		// Without a search, a family's ids and company order come from
-		// the accounts_family_open index alone; only the page's accounts
-		// are read.
-		keys := sc.union(`SELECT id, lname FROM (`+sc.directSQL("")+`) d`, func(id string) string {
-			return `SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.id = ` + id + ` AND a.status <> 'closed'
-				UNION ALL SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'`
-		}, `SELECT 0::bigint, ''::text WHERE false`)
-		return `SELECT ` + summaryCols + ` FROM (SELECT v.id, v.lname FROM (` + keys + `) v(id, lname) ` + f.join + `
-			ORDER BY ` + f.key + dir + `, v.lname, v.id` + limitSQL(q) + `) p JOIN accounts a ON a.id = p.id`
+		return figurePageSQL(sc, f.join, f.key, q)
 	}
 	if !base {
 		return `SELECT * FROM vis`
@@ -255,6 +249,40 @@ func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base boo
 			WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'` + where + `
 			ORDER BY lower(a.company_name)` + dir + `, a.id` + dir + ` LIMIT ` + end + `)`
 	}, noAccountsSQL) + `) v` + order + limitSQL(q)
+}
+
+// figurePageSQL is a page in the order of one figure without a search: a
+// family's ids and company order come from the accounts_family_open index
+// alone, and only the page's accounts are read.
+func figurePageSQL(sc *SummaryScope, join, key string, q SummaryQuery) string {
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	keys := sc.union(`SELECT id, lname FROM (`+sc.directSQL("")+`) d`, func(id string) string {
+		return `SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.id = ` + id + ` AND a.status <> 'closed'
+			UNION ALL SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'`
+	}, `SELECT 0::bigint, ''::text WHERE false`)
+	return `SELECT ` + summaryCols + ` FROM (SELECT v.id, v.lname FROM (` + keys + `) v(id, lname) ` + join + `
+		ORDER BY ` + key + dir + `, v.lname, v.id` + limitSQL(q) + `) p JOIN accounts a ON a.id = p.id`
+}
+
+// topChargesSQL is a page of one family by charges, highest first, read
+// from the account_month_charges rank index: the accounts that were charged
+// more than nothing this month, up to the end of the page, in order. When
+// fewer than that were charged, the page reaches the accounts charged
+// nothing (or credited), and general, the page built the general way, is
+// used instead (Postgres runs only the branch whose condition holds).
+func topChargesSQL(root int64, q SummaryQuery, general string) string {
+	id := strconv.FormatInt(root, 10)
+	end := strconv.Itoa(max(0, q.Offset) + q.Limit)
+	top := `SELECT ` + summaryCols + ` FROM account_month_charges c JOIN accounts a ON a.id = c.account_id
+		WHERE c.month = $2 AND c.amount_micros > 0 AND a.status <> 'closed' AND (a.parent_id = ` + id + ` OR a.id = ` + id + `)
+		ORDER BY c.amount_micros DESC, lower(a.company_name), a.id LIMIT ` + end
+	return `WITH top AS MATERIALIZED (` + top + `)
+		SELECT * FROM (SELECT * FROM top` + limitSQL(q) + `) t WHERE (SELECT count(*) FROM top) = ` + end + `
+		UNION ALL
+		SELECT * FROM (` + general + `) g WHERE (SELECT count(*) FROM top) < ` + end
 }
 
 func limitSQL(q SummaryQuery) string {
@@ -274,7 +302,7 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 		rows AS (SELECT v.*,
 			coalesce((SELECT n.held FROM did_counts n WHERE n.account_id = v.id), 0) AS numbers,
 			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs,
-			(SELECT coalesce(sum(c.amount_micros), 0) FROM charge_monthly c WHERE c.account_id = v.id AND c.month = $2) AS charges
+			coalesce((SELECT c.amount_micros FROM account_month_charges c WHERE c.account_id = v.id AND c.month = $2), 0) AS charges
 			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2)
 		SELECT id, tech_prefix, company_name, company_alias, status, balance_micros, numbers, calls, billed_secs, charges
 		FROM rows` + orderBy(summarySorts, q.Sort, q.Desc)

@@ -15,8 +15,67 @@ import (
 func TestSummaryPagesCutTheFullOrder(t *testing.T) {
 	db := demoDB(t)
 	ctx := context.Background()
+	// This month: one account credited more than it was charged, one
+	// charged exactly nothing, so the order by charges crosses zero; two
+	// charged the same, so the names decide between them.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO charges (account_id, occurred_at, category, amount_micros)
+		SELECT id, now(), 'usage', -1000000000 FROM accounts WHERE parent_id IS NOT NULL AND status <> 'closed' ORDER BY id LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO charges (account_id, occurred_at, category, amount_micros)
+		SELECT id, now(), 'usage', -coalesce((SELECT sum(amount_micros) FROM charges c WHERE c.account_id = a.id
+			AND c.occurred_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)
+		FROM accounts a WHERE parent_id IS NOT NULL AND status <> 'closed' ORDER BY id OFFSET 1 LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO charges (account_id, occurred_at, category, amount_micros)
+		SELECT id, now(), 'usage', 5000000 - coalesce((SELECT sum(amount_micros) FROM charges c WHERE c.account_id = a.id
+			AND c.occurred_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)
+		FROM accounts a WHERE a.id IN (
+			(SELECT parent_id FROM accounts WHERE parent_id IS NOT NULL AND status <> 'closed' ORDER BY id LIMIT 1),
+			(SELECT id FROM accounts WHERE parent_id IS NOT NULL AND status <> 'closed' ORDER BY id OFFSET 2 LIMIT 1))`); err != nil {
+		t.Fatal(err)
+	}
 	for _, email := range []string{"principal@acme.test", "power@acme.test"} {
 		uid := userID(t, db, email)
+		for _, desc := range []bool{false, true} {
+			// The order by charges, from the ledger itself.
+			dir := "ASC"
+			if desc {
+				dir = "DESC"
+			}
+			var want []string
+			rows, err := db.Pool.Query(ctx, `WITH vis AS (`+visibleSQL+`)
+				SELECT v.tech_prefix FROM vis v LEFT JOIN (SELECT account_id, sum(amount_micros) AS amt FROM charges
+					WHERE occurred_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' GROUP BY 1) c ON c.account_id = v.id
+				ORDER BY coalesce(c.amt, 0) `+dir+`, lower(v.company_name), v.id`, uid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var p string
+				if err := rows.Scan(&p); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, p)
+			}
+			if rows.Err() != nil {
+				t.Fatal(rows.Err())
+			}
+			for _, size := range []int{1, 2, 100} {
+				var got []string
+				for off := 0; off < len(want)+size; off += size {
+					page, _, err := db.AccountsSummary(ctx, scopeOf(t, db, uid), SummaryQuery{Sort: "charges", Desc: desc, Month: time.Now(), Offset: off, Limit: size})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, inOrder(page, func(r SummaryRow) string { return r.TechPrefix })...)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s by charges desc=%v, pages of %d: %v, want (from the ledger) %v", email, desc, size, got, want)
+				}
+			}
+		}
 		for _, sort := range []string{"company", "prefix", "balance", "numbers", "minutes", "charges", "bogus"} {
 			for _, desc := range []bool{false, true} {
 				for _, search := range []string{"", "acme", "3141590"} {

@@ -62,6 +62,11 @@ func checkSummaryRollups(t *testing.T, db *DB) {
 		 FROM charges GROUP BY 1, 2, 3) want
 		FULL JOIN charge_monthly got USING (account_id, month, category)
 		WHERE want.amt IS DISTINCT FROM got.amount_micros`)
+	zeroCount(t, db, "account_month_charges", `SELECT count(*) FROM
+		(SELECT account_id, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS month, sum(amount_micros) AS amt
+		 FROM charges GROUP BY 1, 2) want
+		FULL JOIN account_month_charges got USING (account_id, month)
+		WHERE want.amt IS DISTINCT FROM got.amount_micros`)
 	zeroCount(t, db, "cdr_monthly", `SELECT count(*) FROM
 		(SELECT account_id, date_trunc('month', started_at AT TIME ZONE 'UTC')::date AS month, count(*) AS calls,
 		        sum(duration_secs) AS dur, sum(billed_secs) AS billed, sum(charge_micros) AS amt FROM cdrs GROUP BY 1, 2) want
