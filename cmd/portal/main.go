@@ -176,7 +176,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 
 	app := server.New(cfg, db, logger)
-	go app.RunCacheSync(ctx)
+	// The cache listener outlives the HTTP server: requests still running
+	// during the shutdown need it to answer their barriers.
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	defer stopCache()
+	go app.RunCacheSync(cacheCtx)
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           app,
