@@ -12,9 +12,11 @@ import (
 // costlier than the custom ones; for the summaries' statements, built of
 // unions and subqueries on the user, it never does, and planning them cost
 // more than running them (0.5–1 ms against tenths of one). Their generic
-// plans were checked with EXPLAIN on the large data set; searches, whose
-// LIKE patterns the planner must see, are not sent this way except where
-// only trigram indexes serve them (those take the pattern at run time).
+// plans were checked with EXPLAIN on the large data set. The summaries'
+// searches, whose LIKE patterns the planner must see, are not sent this
+// way; the picker's searches are (its name search is served by trigram
+// indexes, which take the pattern at run time, and its other searches walk
+// a family in name order, which the plans made for each pattern did not).
 // The setting is set and reset inside the batch's implicit transaction: if
 // a statement fails, the rollback undoes the SET too, so the pooled
 // connection never keeps it.

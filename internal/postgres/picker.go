@@ -104,9 +104,14 @@ func (db *DB) PickerSearch(ctx context.Context, userID int64, q string, limit in
 	// Explicit memberships, and each family where the user is Principal of
 	// the root, are searched apart, each in name order and cut at the
 	// limit: a family's search walks the parent index and stops early
-	// instead of sorting the whole family.
+	// instead of sorting the whole family. It runs with a generic plan:
+	// the plans Postgres makes for each pattern mixed the trigram indexes
+	// into the walk and took 4–27 ms on a family of ten thousand, against
+	// 0.5–1.7 ms for the walk.
 	n := strconv.Itoa(limit + 1)
-	rows, err := db.Pool.Query(ctx, `SELECT tech_prefix, company_name, company_alias, status FROM (
+	var list []PickerEntry
+	b := &pgx.Batch{}
+	b.Queue(`SELECT tech_prefix, company_name, company_alias, status FROM (
 		(SELECT `+pickerCols+`, lower(a.company_name) AS k, a.id FROM accounts a
 		 WHERE a.id IN (SELECT m.account_id FROM memberships m WHERE m.user_id = $1) AND `+reachableSQL+where+`
 		 ORDER BY lower(a.company_name), a.id LIMIT `+n+`)
@@ -117,12 +122,11 @@ func (db *DB) PickerSearch(ctx context.Context, userID int64, q string, limit in
 			ORDER BY lower(a.company_name), a.id LIMIT `+n+`) s
 		 WHERE m.user_id = $1 AND m.role = 'principal'
 		   AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = m.account_id))
-		) x ORDER BY k, id LIMIT `+n, append([]any{userID}, args...)...)
-	if err != nil {
-		return nil, false, mapErr(err, "picker search")
-	}
-	list, err := scanAll(rows, scanPickerEntry)
-	if err != nil {
+		) x ORDER BY k, id LIMIT `+n, append([]any{userID}, args...)...).Query(func(rows pgx.Rows) (err error) {
+		list, err = scanAll(rows, scanPickerEntry)
+		return err
+	})
+	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, false, mapErr(err, "picker search")
 	}
 	more := len(list) > limit
