@@ -303,7 +303,11 @@ func (db *DB) AccountsSummary(ctx context.Context, sc *SummaryScope, q SummaryQu
 			coalesce((SELECT n.held FROM did_counts n WHERE n.account_id = v.id), 0) AS numbers,
 			coalesce(cm.calls, 0) AS calls, coalesce(cm.billed_secs, 0) AS billed_secs,
 			coalesce((SELECT c.amount_micros FROM account_month_charges c WHERE c.account_id = v.id AND c.month = $2), 0) AS charges
-			FROM page v LEFT JOIN cdr_monthly cm ON cm.account_id = v.id AND cm.month = $2)
+			FROM page v
+			-- One look-up per row of the page (LIMIT keeps the planner from
+			-- hashing the whole month instead when it misjudges the page).
+			LEFT JOIN LATERAL (SELECT calls, billed_secs FROM cdr_monthly
+				WHERE account_id = v.id AND month = $2 LIMIT 1) cm ON true)
 		SELECT id, tech_prefix, company_name, company_alias, status, balance_micros, numbers, calls, billed_secs, charges
 		FROM rows` + orderBy(summarySorts, q.Sort, q.Desc)
 	var rows []SummaryRow
