@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"carrierportal/internal/portal"
@@ -113,8 +114,24 @@ func (s *Server) currentPassword(w http.ResponseWriter, r *http.Request, u *port
 	if !s.allow(w, r, limitLoginEmail, u.Email) {
 		return false
 	}
-	if !portal.CheckPasswordHash(u.PasswordHash, in["current_password"]) {
+	hash, err := s.freshPasswordHash(r.Context(), u)
+	if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	if !portal.CheckPasswordHash(hash, in["current_password"]) {
 		errs.Add("current_password", "That is not your current password.")
 	}
 	return true
+}
+
+// freshPasswordHash is the signed-in user's password hash as the database
+// holds it now: a password is checked against the row itself, never
+// against the copy the session cache keeps.
+func (s *Server) freshPasswordHash(ctx context.Context, u *portal.User) (string, error) {
+	fresh, err := s.db.UserByID(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	return fresh.PasswordHash, nil
 }

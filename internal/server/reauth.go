@@ -40,7 +40,12 @@ func (s *Server) fresh(h http.HandlerFunc) http.HandlerFunc {
 		if !s.allow(w, r, limitLoginEmail, u.Email) {
 			return
 		}
-		if !portal.CheckPasswordHash(u.PasswordHash, pw[0]) {
+		hash, err := s.freshPasswordHash(r.Context(), u)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if !portal.CheckPasswordHash(hash, pw[0]) {
 			f := formFrom(nil, portal.FieldErrors{"reauth_password": "That is not your password."})
 			s.render(w, r, http.StatusUnprocessableEntity, web.ReauthPage(s.chrome(r, "Confirm it's you"), f, r.URL.Path, carried))
 			return
