@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,8 +42,8 @@ type CacheSync struct {
 	id   string // this instance, as its listener's application_name shows it
 
 	// Invalidate is called, on the listener's goroutine, with the key of
-	// each announcement ("s" + SHA-256 of a session token in hex, "u" + user
-	// id); Reset when every copy must go (the listener connected or lost its
+	// each announcement (SessionCacheKey, UserCacheKey); Reset when every
+	// copy must go (the listener connected or lost its
 	// connection). Both must be set before Run.
 	Invalidate func(key string)
 	Reset      func()
@@ -73,6 +74,16 @@ const (
 	cacheAckPrefix    = "portal_cache_ack_"
 	cacheListenerName = "portal-cache "
 )
+
+// SessionCacheKey is how announcements name a stored session: "s" and the
+// SHA-256 of its token in hex (migration 0011), never the token itself.
+func SessionCacheKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "s" + hex.EncodeToString(sum[:])
+}
+
+// UserCacheKey is how announcements name a user: "u" and the user's id.
+func UserCacheKey(id int64) string { return "u" + strconv.FormatInt(id, 10) }
 
 // NewCacheSync makes the synchronisation for one instance; Run starts it.
 func NewCacheSync(pool *pgxpool.Pool) *CacheSync {

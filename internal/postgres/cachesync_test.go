@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"sync"
@@ -81,11 +79,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func sessionKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "s" + hex.EncodeToString(sum[:])
-}
-
 func TestCacheSyncAnnouncesSessionAndUserChanges(t *testing.T) {
 	pool := NewTestPool(t)
 	ctx := context.Background()
@@ -107,12 +100,12 @@ func TestCacheSyncAnnouncesSessionAndUserChanges(t *testing.T) {
 	steps := []struct {
 		sql, key string
 	}{
-		{`UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ` + itoa64(uid), "u" + itoa64(uid)},
-		{`UPDATE sessions SET data = '\x01' WHERE token = '` + token + `'`, sessionKey(token)},
+		{`UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ` + itoa64(uid), UserCacheKey(uid)},
+		{`UPDATE sessions SET data = '\x01' WHERE token = '` + token + `'`, SessionCacheKey(token)},
 		// scs writes with an upsert: the conflict is an update.
 		{`INSERT INTO sessions (token, data, expiry) VALUES ('other', '\x02', now() + interval '1 hour')
-			ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data`, sessionKey("other")},
-		{`DELETE FROM sessions WHERE token = '` + token + `'`, sessionKey(token)},
+			ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data`, SessionCacheKey("other")},
+		{`DELETE FROM sessions WHERE token = '` + token + `'`, SessionCacheKey(token)},
 	}
 	for _, st := range steps {
 		if _, err := pool.Exec(ctx, st.sql); err != nil {
@@ -161,7 +154,7 @@ func TestCacheSyncBarrierWaitsForEveryInstance(t *testing.T) {
 		if err := a.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if !recB.has("u"+itoa64(uid)) || !recC.has("u"+itoa64(uid)) {
+		if !recB.has(UserCacheKey(uid)) || !recC.has(UserCacheKey(uid)) {
 			t.Fatalf("round %d: barrier returned before every instance dropped the user", i)
 		}
 		if d := time.Since(start); d >= a.AckTimeout {

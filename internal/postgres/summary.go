@@ -197,10 +197,7 @@ func orderBy(sorts map[string]string, key string, desc bool) string {
 	if !ok {
 		col = "lower(company_name)"
 	}
-	dir := " ASC"
-	if desc {
-		dir = " DESC"
-	}
+	dir := dirSQL(desc)
 	if col == "lower(company_name)" {
 		// Both keys one way: a family's page is read straight from the
 		// accounts_family_open index, backwards for descending.
@@ -223,10 +220,7 @@ var figureSorts = map[string]struct{ join, key string }{
 // accounts up to the end of the page, read from the accounts_family_open
 // index.
 func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base bool, where string) string {
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
+	dir := dirSQL(q.Desc)
 	if f, ok := figureSorts[q.Sort]; ok && sorts[q.Sort] != "" {
 		if q.Sort == "charges" && q.Desc && where == "" && !sc.direct && len(sc.fams) == 1 {
 			return topChargesSQL(sc.fams[0], q, figurePageSQL(sc, f.join, f.key, q))
@@ -255,10 +249,7 @@ func pageSQL(sc *SummaryScope, sorts map[string]string, q SummaryQuery, base boo
 // family's ids and company order come from the accounts_family_open index
 // alone, and only the page's accounts are read.
 func figurePageSQL(sc *SummaryScope, join, key string, q SummaryQuery) string {
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
+	dir := dirSQL(q.Desc)
 	keys := sc.union(`SELECT id, lname FROM (`+sc.directSQL("")+`) d`, func(id string) string {
 		return `SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.id = ` + id + ` AND a.status <> 'closed'
 			UNION ALL SELECT a.id, lower(a.company_name) FROM accounts a WHERE a.parent_id = ` + id + ` AND a.status <> 'closed'`
@@ -283,6 +274,14 @@ func topChargesSQL(root int64, q SummaryQuery, general string) string {
 		SELECT * FROM (SELECT * FROM top` + limitSQL(q) + `) t WHERE (SELECT count(*) FROM top) = ` + end + `
 		UNION ALL
 		SELECT * FROM (` + general + `) g WHERE (SELECT count(*) FROM top) < ` + end
+}
+
+// dirSQL is the direction of an ORDER BY key.
+func dirSQL(desc bool) string {
+	if desc {
+		return " DESC"
+	}
+	return " ASC"
 }
 
 func limitSQL(q SummaryQuery) string {

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,13 +54,6 @@ func newSessionCache(cs *postgres.CacheSync) *sessionCache {
 	return c
 }
 
-// tokenKey names a session in the cache and in the database's
-// announcements: the SHA-256 of its token.
-func tokenKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
 // generation is read before the database: put keeps a read only if nothing
 // was dropped since.
 func (c *sessionCache) generation() uint64 {
@@ -104,17 +95,21 @@ func (c *sessionCache) put(gen uint64, key string, s cachedSession, u cachedUser
 		clear(c.users)
 	}
 	c.sessions[key] = s
+	// Passwords are checked against the user's row (freshPasswordHash),
+	// never against a copy: the copy keeps no hash, so a check that used
+	// it would fail closed.
+	u.user.PasswordHash = ""
 	c.users[u.user.ID] = u
 }
 
-// invalidate drops what one announcement names: "s" + token key, or "u" +
-// user id; anything else drops everything.
+// invalidate drops what one announcement names (a session or a user);
+// any other key, "" included, drops everything.
 func (c *sessionCache) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if k, ok := strings.CutPrefix(key, "s"); ok {
-		delete(c.sessions, k)
+	if strings.HasPrefix(key, "s") {
+		delete(c.sessions, key)
 		return
 	}
 	if k, ok := strings.CutPrefix(key, "u"); ok {
@@ -127,20 +122,14 @@ func (c *sessionCache) invalidate(key string) {
 	clear(c.users)
 }
 
-func (c *sessionCache) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.sessions)
-	clear(c.users)
-}
+func (c *sessionCache) reset() { c.invalidate("") }
 
 // dropUser forgets a user at once on this instance (the announcement
 // follows).
-func (c *sessionCache) dropUser(id int64) { c.invalidate("u" + strconv.FormatInt(id, 10)) }
+func (c *sessionCache) dropUser(id int64) { c.invalidate(postgres.UserCacheKey(id)) }
 
 // dropSession forgets a session at once on this instance.
-func (c *sessionCache) dropSession(token string) { c.invalidate("s" + tokenKey(token)) }
+func (c *sessionCache) dropSession(token string) { c.invalidate(postgres.SessionCacheKey(token)) }
 
 // barrier is the middleware that makes a request which may have changed
 // something wait, before its answer leaves, until every instance has
@@ -154,7 +143,11 @@ func (s *Server) barrier(next http.Handler) http.Handler {
 			return
 		}
 		bw := &barrierWriter{ResponseWriter: w, wait: func() {
-			if err := s.cacheSync.Barrier(context.WithoutCancel(r.Context())); err != nil {
+			// The change is made: the barrier runs even if the client has
+			// gone, but not for ever when the database does not answer.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), barrierTimeout)
+			defer cancel()
+			if err := s.cacheSync.Barrier(ctx); err != nil {
 				s.log.Error("cache barrier", "request_id", requestIDFrom(r.Context()), "err", err)
 			}
 		}}
@@ -162,6 +155,11 @@ func (s *Server) barrier(next http.Handler) http.Handler {
 		bw.once.Do(bw.wait)
 	})
 }
+
+// barrierTimeout bounds a barrier: longer than its own worst case (waiting
+// for this instance's listener, then for the others, then out a silent
+// one's lease), short of a client's patience.
+const barrierTimeout = 10 * time.Second
 
 // barrierWriter runs wait once, before the first byte of the answer.
 type barrierWriter struct {

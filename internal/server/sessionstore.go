@@ -70,7 +70,7 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 		return st.PostgresStore.Find(token)
 	}
 	pf.token = token
-	if sess, u, ok := st.cache.get(tokenKey(token), time.Now()); ok {
+	if sess, u, ok := st.cache.get(postgres.SessionCacheKey(token), time.Now()); ok {
 		user := u.user
 		sr := &postgres.SessionRead{Found: true, Data: sess.data, Expiry: sess.expiry, User: &user, LastAccountID: u.lastAccountID}
 		if portal.ValidTechPrefix(pf.prefix) {
@@ -133,7 +133,7 @@ func (s *Server) sessionUser(ctx context.Context, uid int64) (*portal.User, erro
 		}
 		if !pf.cached && pf.read.Found {
 			// The joined read of a session that names this user: keep both.
-			s.store.cache.put(pf.gen, tokenKey(pf.token), cachedSession{data: pf.read.Data, expiry: pf.read.Expiry, userID: uid},
+			s.store.cache.put(pf.gen, postgres.SessionCacheKey(pf.token), cachedSession{data: pf.read.Data, expiry: pf.read.Expiry, userID: uid},
 				cachedUser{user: *pf.read.User, lastAccountID: pf.read.LastAccountID})
 		}
 		return pf.read.User, nil
