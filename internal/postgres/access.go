@@ -12,6 +12,10 @@ import (
 type AccountAccess struct {
 	Account portal.Account
 	portal.AccountAccess
+	// Stamp names the version of the account's family when the access was
+	// read (migration 0013): a page of the account kept from a read under
+	// the same stamp still shows what the family holds.
+	Stamp string
 }
 
 // accessSQL resolves an account and the user's effective role on it in one
@@ -23,7 +27,8 @@ SELECT a.id, a.tech_prefix, a.company_name, a.company_alias, a.contact_email, a.
        (SELECT m.role FROM memberships m WHERE m.user_id = $1 AND m.account_id = a.id),
        (SELECT m.role FROM memberships m WHERE m.user_id = $1 AND m.account_id = a.parent_id),
        EXISTS (SELECT 1 FROM revocations r WHERE r.user_id = $1 AND r.root_id = coalesce(a.parent_id, a.id)),
-       ARRAY(SELECT f.feature FROM account_features f WHERE f.account_id = coalesce(a.parent_id, a.id))
+       ARRAY(SELECT f.feature FROM account_features f WHERE f.account_id = coalesce(a.parent_id, a.id)),
+       coalesce(a.parent_id, a.id) || ':' || coalesce((SELECT v.version FROM family_versions v WHERE v.root_id = coalesce(a.parent_id, a.id)), 0)
 FROM accounts a
 WHERE a.tech_prefix = $2 AND a.status <> 'closed'`
 
@@ -59,7 +64,7 @@ func queueAccess(b *pgx.Batch, userID int64, techPrefix string) *AccessResult {
 		var features []string
 		a := &aa.Account
 		err := row.Scan(&a.ID, &a.TechPrefix, &a.CompanyName, &a.CompanyAlias,
-			&a.ContactEmail, &a.Status, &a.ParentID, &a.CreatedAt, &own, &inherited, &revoked, &features)
+			&a.ContactEmail, &a.Status, &a.ParentID, &a.CreatedAt, &own, &inherited, &revoked, &features, &aa.Stamp)
 		if err != nil {
 			if portal.ErrorCode(mapErr(err, "")) == portal.ENOTFOUND {
 				return nil // not found: the batch goes on

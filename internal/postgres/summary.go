@@ -42,6 +42,10 @@ type SummaryScope struct {
 	// direct: the user may hold Power or Principal on accounts outside the
 	// whole families; without any, their branch is left out of every query.
 	direct bool
+	// Stamp names the versions of every family the user holds a role in
+	// when the scope was read (migration 0013): a summary page kept from a
+	// read under the same stamp still shows what those families hold.
+	Stamp string
 }
 
 // SummaryFrame loads the user's summary scope and the header picker of a
@@ -72,8 +76,10 @@ func queueSummaryScope(b *pgx.Batch, userID int64) *SummaryScope {
 		SELECT ARRAY(SELECT account_id FROM f ORDER BY 1), EXISTS (`+visibleSQL+`),
 			EXISTS (SELECT 1 FROM memberships m JOIN accounts a ON a.id = m.account_id
 			        WHERE m.user_id = $1 AND m.role IN ('principal', 'power')
-			          AND coalesce(a.parent_id, a.id) NOT IN (SELECT account_id FROM f))`, userID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&sc.fams, &sc.Visible, &sc.direct)
+			          AND coalesce(a.parent_id, a.id) NOT IN (SELECT account_id FROM f)),
+			(SELECT coalesce(string_agg(u.root_id || ':' || coalesce(v.version, 0), ',' ORDER BY u.root_id), '')
+			 FROM family_users u LEFT JOIN family_versions v ON v.root_id = u.root_id WHERE u.user_id = $1)`, userID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&sc.fams, &sc.Visible, &sc.direct, &sc.Stamp)
 	})
 	return sc
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
 	"carrierportal/web"
@@ -101,6 +103,20 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.CDRsPage(s.chrome(r, "Call records"), p))
 		return
 	}
+	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, func() (templ.Component, error) {
+		return s.cdrsContent(r, aa, f, form, p)
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.Page(s.chrome(r, "Call records"), content))
+}
+
+// cdrsContent reads and builds one page of the report.
+func (s *Server) cdrsContent(r *http.Request, aa *postgres.AccountAccess, f postgres.CDRFilter, form web.Form, p web.CDRsProps) (templ.Component, error) {
+	q := r.URL.Query()
+	base := p.Base
 	var older, newer *postgres.CDRCursor
 	if c, ok := postgres.ParseCDRCursor(q.Get("older")); ok {
 		older = &c
@@ -109,8 +125,7 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	page, totals, err := s.db.CDRReport(r.Context(), aa.Account.ID, f, older, newer, 50)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return nil, err
 	}
 	p.Totals = web.CDRTotals{Calls: totals.Calls, Answered: totals.Answered, BilledSecs: totals.BilledSecs, Charge: totals.ChargeMicros}
 	for _, c := range page.Items {
@@ -123,7 +138,7 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 		p.PrevURL = base + "/cdrs?" + cdrQuery(form, "newer", page.Newer.String())
 	}
 	p.CSVURL = base + "/cdrs.csv?" + cdrQuery(form)
-	s.render(w, r, http.StatusOK, web.CDRsPage(s.chrome(r, "Call records"), p))
+	return web.CDRsContent(p), nil
 }
 
 func cdrRow(c postgres.CDR) web.CDRRow {

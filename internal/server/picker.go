@@ -126,7 +126,7 @@ func (s *Server) picker(w http.ResponseWriter, r *http.Request) {
 		text = ""
 	}
 	page := cleanPage(q.Get("page"))
-	list, more, err := s.db.PickerSearch(r.Context(), userFrom(r.Context()).ID, text, postgres.PickerLimit)
+	list, more, err := s.pickerSearch(r.Context(), userFrom(r.Context()).ID, text)
 	if err != nil {
 		s.serverError(w, r, err)
 		return

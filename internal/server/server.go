@@ -27,6 +27,10 @@ type Server struct {
 	cacheSync *postgres.CacheSync
 	// confirmers handle email links by token purpose.
 	confirmers map[string]confirmer
+	// picks keeps the picker's search answers.
+	picks *pickerCache
+	// views keeps rendered pages of families, stamped with their versions.
+	views      *viewCache
 	handler    http.Handler
 	router     chi.Router
 }
@@ -37,6 +41,9 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.cacheSync = postgres.NewCacheSync(db.Pool)
 	s.cacheSync.OnError = func(err error) { s.log.Warn("session cache listener", "err", err) }
 	s.store = newSessionStore(db, newSessionCache(s.cacheSync))
+	s.picks = newPickerCache(s.cacheSync)
+	s.cacheSync.Invalidate = func(key string) { s.store.cache.invalidate(key); s.picks.invalidate(key) }
+	s.cacheSync.Reset = func() { s.store.cache.reset(); s.picks.invalidate("") }
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
 	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
 	// A session that cannot be loaded or saved (the database is down) gets
@@ -44,6 +51,7 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.sessions.ErrorFunc = s.serverError
 	s.staff.ErrorFunc = s.serverError
 	s.confirmers = s.newConfirmers()
+	s.views = newViewCache(viewCacheLimit)
 	s.handler = s.routes()
 	return s
 }

@@ -49,9 +49,7 @@ type cachedUser struct {
 const maxCached = 100_000
 
 func newSessionCache(cs *postgres.CacheSync) *sessionCache {
-	c := &sessionCache{sync: cs, sessions: map[string]cachedSession{}, users: map[int64]cachedUser{}}
-	cs.Invalidate, cs.Reset = c.invalidate, c.reset
-	return c
+	return &sessionCache{sync: cs, sessions: map[string]cachedSession{}, users: map[int64]cachedUser{}}
 }
 
 // generation is read before the database: put keeps a read only if nothing
@@ -102,9 +100,12 @@ func (c *sessionCache) put(gen uint64, key string, s cachedSession, u cachedUser
 	c.users[u.user.ID] = u
 }
 
-// invalidate drops what one announcement names (a session or a user);
-// any other key, "" included, drops everything.
+// invalidate drops what one announcement names (a session or a user); it
+// ignores the picker's, and any other key, "" included, drops everything.
 func (c *sessionCache) invalidate(key string) {
+	if postgres.PickerCacheKey(key) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++

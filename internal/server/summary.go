@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
 	"carrierportal/web"
@@ -134,12 +136,23 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, func() (templ.Component, error) {
+		return s.summaryContent(r, sc)
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.Page(s.summaryChrome(r, "All Accounts", ph), content))
+}
+
+// summaryContent reads and builds one page of the All Accounts summary.
+func (s *Server) summaryContent(r *http.Request, sc *postgres.SummaryScope) (templ.Component, error) {
 	now := time.Now()
 	q, page := summaryQuery(r, postgres.ValidSummarySort, now)
 	rows, tot, err := s.db.AccountsSummary(r.Context(), sc, q)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return nil, err
 	}
 	p := web.SummaryProps{Month: q.Month.Format("January 2006"), Q: q.Q, Sort: q.Sort, Desc: q.Desc,
 		Headers: sortLinks("/summary", q, [][3]string{{"company", "Company", ""}, {"prefix", "Tech prefix", ""}, {"status", "Status", ""},
@@ -151,7 +164,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 			Status: row.Status, Href: switchURL(row.TechPrefix, ""), Balance: row.Balance, Numbers: row.Numbers, Calls: row.Calls,
 			Minutes: minutes(row.BilledSecs), Charges: row.Charges})
 	}
-	s.render(w, r, http.StatusOK, web.SummaryPage(s.summaryChrome(r, "All Accounts", ph), p))
+	return web.SummaryContent(p), nil
 }
 
 // minutes rounds billed seconds up to whole minutes.
@@ -163,12 +176,23 @@ func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, func() (templ.Component, error) {
+		return s.billingSummaryContent(r, sc)
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.Page(s.summaryChrome(r, "Billing Summary", ph), content))
+}
+
+// billingSummaryContent reads and builds one page of the Billing Summary.
+func (s *Server) billingSummaryContent(r *http.Request, sc *postgres.SummaryScope) (templ.Component, error) {
 	now := time.Now()
 	q, page := summaryQuery(r, postgres.ValidBillingSort, now)
 	bs, err := s.db.BillingSummaryPage(r.Context(), sc, q, now)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return nil, err
 	}
 	p := web.BillingSummaryProps{Month: q.Month.Format("January 2006"), MonthValue: q.Month.Format("2006-01"), Q: q.Q, Sort: q.Sort, Desc: q.Desc,
 		Headers: sortLinks("/summary/billing", q, [][3]string{{"company", "Company", ""}, {"prefix", "Tech prefix", ""}, {"total", "Total", "num"}}),
@@ -192,7 +216,7 @@ func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
 	p.Chart = web.NewChart(months, q.Month, func(m time.Time) string {
 		return summaryURL("/summary/billing", q, map[string]string{"month": m.Format("2006-01"), "page": "1"})
 	})
-	s.render(w, r, http.StatusOK, web.BillingSummaryPage(s.summaryChrome(r, "Billing Summary", ph), p))
+	return web.BillingSummaryContent(p), nil
 }
 
 // billingSummaryCSV streams the Billing Summary of a month, every matching

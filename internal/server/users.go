@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
 	"carrierportal/web"
@@ -103,10 +105,22 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(1, min(page, 100000))
 	f.Offset = (page - 1) * usersPerPage
-	scope, users, total, err := s.db.UserList(r.Context(), aa.Account, f)
+	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, func() (templ.Component, error) {
+		return s.usersContent(r, aa, f, types, page)
+	})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
+	}
+	s.render(w, r, http.StatusOK, web.Page(s.chrome(r, "User Management"), content))
+}
+
+// usersContent reads and builds one page of the list.
+func (s *Server) usersContent(r *http.Request, aa *postgres.AccountAccess, f postgres.UserFilter, types []web.Option, page int) (templ.Component, error) {
+	q := r.URL.Query()
+	scope, users, total, err := s.db.UserList(r.Context(), aa.Account, f)
+	if err != nil {
+		return nil, err
 	}
 	base := acctURL(aa, "settings/users")
 	p := web.UsersProps{Tabs: settingsTabs(r, aa), ScopeNote: scopeNote(scope), NewURL: base + "/new", Query: f.Query,
@@ -136,7 +150,7 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	if page < pages {
 		p.NextURL = pageURL(page + 1)
 	}
-	s.render(w, r, http.StatusOK, web.UsersPage(s.chrome(r, "User Management"), p))
+	return web.UsersContent(p), nil
 }
 
 func userRow(base string, u postgres.ManagedUser) web.UserRow {

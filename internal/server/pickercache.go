@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"sync"
+
+	"carrierportal/internal/postgres"
+)
+
+// pickerCache keeps the picker's search answers by user and search text,
+// so that typing in the picker needs no round trip to the database. What a
+// search lists changes only with the accounts' names, prefixes, status and
+// families, and with the user's roles and revocations; each such change is
+// announced (migration 0013) and drops every answer on every instance, and
+// requests that change something wait for the barrier, as with the session
+// cache. An answer is used only while the listener's lease holds. The
+// picker only leads to accounts: the page it leads to reads the user's
+// access afresh.
+type pickerCache struct {
+	sync *postgres.CacheSync
+
+	mu      sync.Mutex
+	gen     uint64 // counts drops: a search that saw an older one is not kept
+	answers map[string]pickerAnswer
+}
+
+type pickerAnswer struct {
+	list []postgres.PickerEntry
+	more bool
+}
+
+// maxPickerAnswers bounds the answers kept; a full cache starts over.
+const maxPickerAnswers = 20_000
+
+func newPickerCache(cs *postgres.CacheSync) *pickerCache {
+	return &pickerCache{sync: cs, answers: map[string]pickerAnswer{}}
+}
+
+func pickerKey(userID int64, text string) string {
+	return strconv.FormatInt(userID, 10) + " " + text
+}
+
+// get returns the answer kept for key, and otherwise the generation to
+// hand to put once the search is read.
+func (c *pickerCache) get(key string) (pickerAnswer, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.answers[key]
+	if ok && c.sync.Valid() {
+		return a, c.gen, true
+	}
+	return pickerAnswer{}, c.gen, false
+}
+
+// put keeps an answer read after generation gen, unless something was
+// dropped since.
+func (c *pickerCache) put(gen uint64, key string, a pickerAnswer) {
+	if !c.sync.Valid() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.answers) >= maxPickerAnswers {
+		clear(c.answers)
+	}
+	c.answers[key] = a
+}
+
+// invalidate drops every answer on an announcement of an account or of a
+// user's roles ("" included: everything goes); it ignores the others.
+func (c *pickerCache) invalidate(key string) {
+	if key != "" && !postgres.PickerCacheKey(key) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.answers)
+}
+
+// pickerSearch is PickerSearch through the cache.
+func (s *Server) pickerSearch(ctx context.Context, userID int64, text string) ([]postgres.PickerEntry, bool, error) {
+	key := pickerKey(userID, text)
+	a, gen, ok := s.picks.get(key)
+	if ok {
+		return a.list, a.more, nil
+	}
+	list, more, err := s.db.PickerSearch(ctx, userID, text, postgres.PickerLimit)
+	if err != nil {
+		return nil, false, err
+	}
+	s.picks.put(gen, key, pickerAnswer{list: list, more: more})
+	return list, more, nil
+}

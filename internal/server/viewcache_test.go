@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"carrierportal/internal/portal"
+	"carrierportal/internal/postgres"
+)
+
+// mainOf is the part of a page inside <main>: the content a kept copy
+// holds, without the header, which is read afresh with every page.
+func mainOf(body string) string {
+	if i := strings.Index(body, "<main>"); i >= 0 {
+		return body[i:]
+	}
+	return body
+}
+
+// TestViewCacheFollowsTheDatabase: the kept pages (dashboard, User
+// Management, call records, both summaries) are served from memory, and a
+// change committed straight into the database, announced to no one, shows
+// on the very next request of every instance.
+func TestViewCacheFollowsTheDatabase(t *testing.T) {
+	dbURL := postgres.NewTestDB(t)
+	a := startTestApp(t, dbURL, nil)
+	if _, err := a.db.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := startTestApp(t, dbURL, nil)
+	ca, cb := a.client(), b.client()
+	ca.login("principal@acme.test", postgres.DemoPassword)
+	cb.login("principal@acme.test", postgres.DemoPassword)
+	exec := func(t *testing.T, sql string, args ...any) {
+		t.Helper()
+		if _, err := a.pool.Exec(context.Background(), sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	const (
+		renameWest = `UPDATE accounts SET company_name = $1 WHERE tech_prefix = '31415901'`
+		renameUser = `UPDATE users SET full_name = $1 WHERE email = 'general@acme.test'`
+		newCall    = `INSERT INTO cdrs (account_id, started_at, direction, from_number, to_number, disposition)
+			SELECT id, now(), 'outbound', '+12065550100', $1, 'busy' FROM accounts WHERE tech_prefix = '31415901'`
+	)
+	pages := []struct {
+		path, trigger, change string
+		values              [2]string
+	}{
+		{"/accounts/31415901", "accounts_family_version_update", renameWest, [2]string{"West Kept Copy", "West Fresh Name"}},
+		{"/accounts/31415900/settings/users", "users_family_version", renameUser, [2]string{"Gene Kept Copy", "Gene Fresh Name"}},
+		{"/accounts/31415901/cdrs", "cdrs_family_version_insert", newCall, [2]string{"+12065559001", "+12065559002"}},
+		{"/summary", "accounts_family_version_update", renameWest, [2]string{"West Summary Copy", "West Summary Fresh"}},
+		{"/summary/billing", "accounts_family_version_update", renameWest, [2]string{"West Billing Copy", "West Billing Fresh"}},
+	}
+	// Numbers show formatted.
+	shown := func(v string) string {
+		if strings.HasPrefix(v, "+") {
+			return portal.FormatPhone(v)
+		}
+		return v
+	}
+	for _, p := range pages {
+		t.Run(p.path, func(t *testing.T) {
+			for _, c := range []*client{ca, cb} {
+				mustGet(t, c, p.path, http.StatusOK)
+				mustGet(t, c, p.path, http.StatusOK)
+			}
+			// Changed with the version trigger off: both instances keep
+			// showing their copies, which shows the pages come from memory.
+			table, _, _ := strings.Cut(p.trigger, "_family_version")
+			exec(t, `ALTER TABLE `+table+` DISABLE TRIGGER `+p.trigger)
+			exec(t, p.change, p.values[0])
+			exec(t, `ALTER TABLE `+table+` ENABLE TRIGGER `+p.trigger)
+			for i, c := range []*client{ca, cb} {
+				if body := mainOf(mustGet(t, c, p.path, http.StatusOK).body); strings.Contains(body, shown(p.values[0])) {
+					t.Fatalf("instance %d did not serve %s from memory", i, p.path)
+				}
+			}
+			// Changed as usual: the next request of each instance shows it.
+			exec(t, p.change, p.values[1])
+			for i, c := range []*client{ca, cb} {
+				if body := mainOf(mustGet(t, c, p.path, http.StatusOK).body); !strings.Contains(body, shown(p.values[1])) {
+					t.Fatalf("instance %d still shows its copy of %s after a committed change", i, p.path)
+				}
+			}
+		})
+	}
+}
+
+// TestViewCacheKeepsUsersApart: two users of one family whose summaries
+// differ (TestSubAccountVisibility) never see each other's copy of a page.
+func TestViewCacheKeepsUsersApart(t *testing.T) {
+	a := saDemo(t, nil)
+	principal, power := a.saLogin("principal@acme.test"), a.saLogin("power@acme.test")
+	rows := func(c *client) string {
+		t.Helper()
+		return strings.Join(saPrefixes(mustGet(t, c, "/summary", http.StatusOK).body, "summary-row"), ",")
+	}
+	const all, powers = "31415900,31415901,31415902,31415903", "31415900,31415901"
+	for round := range 2 {
+		if got := rows(principal); got != all {
+			t.Fatalf("round %d: the Principal sees %s, want %s", round, got, all)
+		}
+		if got := rows(power); got != powers {
+			t.Fatalf("round %d: Power sees %s, want %s", round, got, powers)
+		}
+	}
+}
+
+func TestViewCacheLimit(t *testing.T) {
+	c := newViewCache(1000)
+	page := make([]byte, 50)
+	for i := range 100 {
+		c.put("key"+itoa(i), "1:1", page)
+		if c.size > c.limit {
+			t.Fatalf("after %d copies the cache holds %d bytes, over its %d", i+1, c.size, c.limit)
+		}
+	}
+	if _, ok := c.get("key99", "1:1"); !ok {
+		t.Fatal("the newest copy is gone")
+	}
+	if _, ok := c.get("key99", "1:2"); ok {
+		t.Fatal("a copy served under another stamp")
+	}
+	c.put("big", "1:1", make([]byte, 900))
+	if _, ok := c.get("big", "1:1"); ok {
+		t.Fatal("a copy of a sixteenth of the limit or more was kept")
+	}
+}
+
+// TestPickerSearchFollowsAnnouncements: the picker's search answers from
+// memory, and a change to what it lists drops the answers of every
+// instance: at once for a change made through the portal (the barrier),
+// once announced for one made straight in the database.
+func TestPickerSearchFollowsAnnouncements(t *testing.T) {
+	dbURL := postgres.NewTestDB(t)
+	a := startTestApp(t, dbURL, nil)
+	if _, err := a.db.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := startTestApp(t, dbURL, nil)
+	ca, cb := a.client(), b.client()
+	ca.login("principal@acme.test", postgres.DemoPassword)
+	cb.login("principal@acme.test", postgres.DemoPassword)
+	pete := b.client()
+	pete.login("power@acme.test", postgres.DemoPassword)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := a.pool.Exec(context.Background(), sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	search := func(c *client, q string) string {
+		t.Helper()
+		return mustGet(t, c, "/picker?q="+url.QueryEscape(q), http.StatusOK).body
+	}
+	for _, c := range []*client{ca, cb} {
+		if !strings.Contains(search(c, "west"), "Acme West") {
+			t.Fatal("the search does not find Acme West")
+		}
+	}
+	// Renamed without its announcement: both instances answer from memory.
+	exec(`ALTER TABLE accounts DISABLE TRIGGER accounts_cache_update`)
+	exec(`UPDATE accounts SET company_name = 'Acme West Quiet' WHERE tech_prefix = '31415901'`)
+	exec(`ALTER TABLE accounts ENABLE TRIGGER accounts_cache_update`)
+	for i, c := range []*client{ca, cb} {
+		if strings.Contains(search(c, "west"), "Acme West Quiet") {
+			t.Fatalf("instance %d did not answer from memory", i)
+		}
+	}
+	// Renamed through the portal on one instance: the other's very next
+	// search has the new name.
+	if r := ca.post("/accounts/31415901/profile", profileForm("Acme West Portal", "west@acme.test")); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("profile: %d %s", r.StatusCode, excerpt(r.body))
+	}
+	if !strings.Contains(search(cb, "west"), "Acme West Portal") {
+		t.Fatal("the other instance still lists the old name after the rename answered")
+	}
+	// Changed in the database: every instance has it once announced.
+	exec(`UPDATE accounts SET company_name = 'Acme West Direct' WHERE tech_prefix = '31415901'`)
+	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []*client{ca, cb} {
+		if !strings.Contains(search(c, "west"), "Acme West Direct") {
+			t.Fatalf("instance %d still lists the old name after the announcement", i)
+		}
+	}
+	// A role taken away in the database: the user's searches drop it.
+	if got := saPrefixes(search(pete, ""), "picker-entry"); !slices.Contains(got, "31415902") {
+		t.Fatalf("Power's picker lists %v, without 31415902", got)
+	}
+	exec(`DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE email = 'power@acme.test')
+		AND account_id = (SELECT id FROM accounts WHERE tech_prefix = '31415902')`)
+	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := saPrefixes(search(pete, ""), "picker-entry"); slices.Contains(got, "31415902") {
+		t.Fatalf("Power's picker still lists 31415902 after the role went: %v", got)
+	}
+}
