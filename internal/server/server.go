@@ -30,9 +30,9 @@ type Server struct {
 	// picks keeps the picker's search answers.
 	picks *pickerCache
 	// views keeps rendered pages of families, stamped with their versions.
-	views      *viewCache
-	handler    http.Handler
-	router     chi.Router
+	views   *viewCache
+	handler http.Handler
+	router  chi.Router
 }
 
 // New wires a server. Close releases its background work.

@@ -49,7 +49,7 @@ func TestViewCacheFollowsTheDatabase(t *testing.T) {
 	)
 	pages := []struct {
 		path, trigger, change string
-		values              [2]string
+		values                [2]string
 	}{
 		{"/accounts/31415901", "accounts_family_version_update", renameWest, [2]string{"West Kept Copy", "West Fresh Name"}},
 		{"/accounts/31415900/settings/users", "users_family_version", renameUser, [2]string{"Gene Kept Copy", "Gene Fresh Name"}},
