@@ -130,12 +130,13 @@ CREATE TRIGGER users_family_version AFTER UPDATE ON users FOR EACH ROW
 
 INSERT INTO family_versions (root_id, version) SELECT id, 1 FROM accounts WHERE parent_id IS NULL;
 
--- The picker's search (GET /picker) answers from a copy without a round
--- trip at all: what it lists changes only with the accounts' names,
--- prefixes, status and families, and with the user's roles and
--- revocations, each of which is announced on the portal_cache channel like
--- the changes to sessions and users (migration 0011): "a" and the account's
--- family root, "m" and the user's id. Access is still decided on the page an
+-- The picker (its search, GET /picker, and the header's recent accounts)
+-- answers from a copy without a round trip: what it lists changes only with
+-- the accounts' names, prefixes, status and families, with the user's roles
+-- and revocations, and with the user's recent accounts, each of which is
+-- announced on the portal_cache channel like the changes to sessions and
+-- users (migration 0011): "a" and the account's family root, "m" and the
+-- user's id, "r" and the user's id. Access is still decided on the page an
 -- entry leads to.
 CREATE FUNCTION cache_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -171,3 +172,12 @@ CREATE TRIGGER memberships_cache AFTER INSERT OR UPDATE OR DELETE ON memberships
     FOR EACH ROW EXECUTE FUNCTION cache_member_changed();
 CREATE TRIGGER revocations_cache AFTER INSERT OR UPDATE OR DELETE ON revocations
     FOR EACH ROW EXECUTE FUNCTION cache_member_changed();
+
+CREATE FUNCTION cache_recent_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('portal_cache', 'r' || CASE TG_OP WHEN 'DELETE' THEN OLD.user_id ELSE NEW.user_id END);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER recent_accounts_cache AFTER INSERT OR UPDATE OR DELETE ON recent_accounts
+    FOR EACH ROW EXECUTE FUNCTION cache_recent_changed();

@@ -85,12 +85,12 @@ func SessionCacheKey(token string) string {
 // UserCacheKey is how announcements name a user: "u" and the user's id.
 func UserCacheKey(id int64) string { return "u" + strconv.FormatInt(id, 10) }
 
-// PickerCacheKey reports whether an announcement names what the picker's
-// search lists (migration 0013): an account's name, prefix, status or
-// family ("a" and the family's root id) or a user's roles ("m" and the
-// user's id).
+// PickerCacheKey reports whether an announcement names what the picker
+// lists (migration 0013): an account's name, prefix, status or family ("a"
+// and the family's root id), a user's roles ("m" and the user's id) or a
+// user's recent accounts ("r" and the user's id).
 func PickerCacheKey(key string) bool {
-	return len(key) > 1 && (key[0] == 'a' || key[0] == 'm') && strings.Trim(key[1:], "0123456789") == ""
+	return len(key) > 1 && strings.IndexByte("amr", key[0]) >= 0 && strings.Trim(key[1:], "0123456789") == ""
 }
 
 // NewCacheSync makes the synchronisation for one instance; Run starts it.

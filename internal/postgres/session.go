@@ -22,7 +22,7 @@ type SessionRead struct {
 	// LastAccountID is the account the user last opened (0 for none).
 	LastAccountID int64
 	// Account is the user's access to an account and its header picker,
-	// when they were asked for.
+	// when they were asked for (SessionWithUser always reads the picker).
 	Account *AccountRead
 }
 
@@ -31,7 +31,8 @@ type SessionRead struct {
 type AccountRead struct {
 	TechPrefix string
 	Access     *AccessResult
-	Picker     *PickerHeader
+	// Picker is nil when it was not asked for.
+	Picker *PickerHeader
 }
 
 // SessionWithUser reads the session token's data (as the session store
@@ -59,7 +60,7 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 	if portal.ValidTechPrefix(techPrefix) {
 		b := &pgx.Batch{}
 		b.Queue(sql, token, userID).QueryRow(scan)
-		sr.Account = queueAccountRead(b, userID, techPrefix)
+		sr.Account = queueAccountRead(b, userID, techPrefix, true)
 		if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 			return nil, mapErr(err, "session")
 		}
@@ -76,16 +77,21 @@ func (db *DB) SessionWithUser(ctx context.Context, token string, userID int64, t
 	return &sr, nil
 }
 
-func queueAccountRead(b *pgx.Batch, userID int64, techPrefix string) *AccountRead {
-	return &AccountRead{TechPrefix: techPrefix, Access: queueAccess(b, userID, techPrefix), Picker: queuePicker(b, userID, techPrefix)}
+func queueAccountRead(b *pgx.Batch, userID int64, techPrefix string, picker bool) *AccountRead {
+	ar := &AccountRead{TechPrefix: techPrefix, Access: queueAccess(b, userID, techPrefix)}
+	if picker {
+		ar.Picker = queuePicker(b, userID, techPrefix)
+	}
+	return ar
 }
 
 // AccountRead reads the user's access to the account with this tech prefix
-// and the header picker there, in one round trip: what SessionWithUser adds
-// for a page of an account, for a session already known.
-func (db *DB) AccountRead(ctx context.Context, userID int64, techPrefix string) (*AccountRead, error) {
+// and, if asked (picker), the header picker there, in one round trip: what
+// SessionWithUser adds for a page of an account, for a session already
+// known.
+func (db *DB) AccountRead(ctx context.Context, userID int64, techPrefix string, picker bool) (*AccountRead, error) {
 	b := &pgx.Batch{}
-	ar := queueAccountRead(b, userID, techPrefix)
+	ar := queueAccountRead(b, userID, techPrefix, picker)
 	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr(err, "account")
 	}

@@ -48,12 +48,15 @@ type SummaryScope struct {
 	Stamp string
 }
 
-// SummaryFrame loads the user's summary scope and the header picker of a
-// page outside any account, in one round trip.
-func (db *DB) SummaryFrame(ctx context.Context, userID int64) (*SummaryScope, *PickerHeader, error) {
+// SummaryFrame loads the user's summary scope and, if asked (picker), the
+// header picker of a page outside any account, in one round trip.
+func (db *DB) SummaryFrame(ctx context.Context, userID int64, picker bool) (*SummaryScope, *PickerHeader, error) {
 	b := &pgx.Batch{}
 	sc := queueSummaryScope(b, userID)
-	p := queuePicker(b, userID, "")
+	var p *PickerHeader
+	if picker {
+		p = queuePicker(b, userID, "")
+	}
 	if err := db.sendGeneric(ctx, b); err != nil {
 		return nil, nil, mapErr(err, "summary scope")
 	}

@@ -23,7 +23,7 @@ func (s *Server) pickerFor(r *http.Request, aa *postgres.AccountAccess) templ.Co
 		return nil
 	}
 	var h *postgres.PickerHeader
-	if pre := prefetchedAccount(r.Context(), u.ID, aa.Account.TechPrefix); pre != nil {
+	if pre := prefetchedAccount(r.Context(), u.ID, aa.Account.TechPrefix); pre != nil && pre.Picker != nil {
 		h = pre.Picker
 	} else {
 		var err error

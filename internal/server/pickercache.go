@@ -9,10 +9,12 @@ import (
 )
 
 // pickerCache keeps the picker's search answers by user and search text,
-// so that typing in the picker needs no round trip to the database. What a
-// search lists changes only with the accounts' names, prefixes, status and
-// families, and with the user's roles and revocations; each such change is
-// announced (migration 0013) and drops every answer on every instance, and
+// and the header picker's recent accounts by user and current account, so
+// that typing in the picker needs no round trip to the database and a page
+// reads only the user's access. What the picker lists changes only with
+// the accounts' names, prefixes, status and families, and with the user's
+// roles, revocations and recent accounts; each such change is announced
+// (migration 0013) and drops everything kept on every instance, and
 // requests that change something wait for the barrier, as with the session
 // cache. An answer is used only while the listener's lease holds. The
 // picker only leads to accounts: the page it leads to reads the user's
@@ -21,8 +23,9 @@ type pickerCache struct {
 	sync *postgres.CacheSync
 
 	mu      sync.Mutex
-	gen     uint64 // counts drops: a search that saw an older one is not kept
+	gen     uint64 // counts drops: a read that saw an older one is not kept
 	answers map[string]pickerAnswer
+	headers map[string]*postgres.PickerHeader
 }
 
 type pickerAnswer struct {
@@ -34,7 +37,7 @@ type pickerAnswer struct {
 const maxPickerAnswers = 20_000
 
 func newPickerCache(cs *postgres.CacheSync) *pickerCache {
-	return &pickerCache{sync: cs, answers: map[string]pickerAnswer{}}
+	return &pickerCache{sync: cs, answers: map[string]pickerAnswer{}, headers: map[string]*postgres.PickerHeader{}}
 }
 
 func pickerKey(userID int64, text string) string {
@@ -80,6 +83,37 @@ func (c *pickerCache) invalidate(key string) {
 	defer c.mu.Unlock()
 	c.gen++
 	clear(c.answers)
+	clear(c.headers)
+}
+
+// header returns the header picker kept for the user on the page of the
+// account current ("" outside any account), and otherwise the generation
+// to hand to putHeader once it is read.
+func (c *pickerCache) header(userID int64, current string) (*postgres.PickerHeader, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.headers[pickerKey(userID, current)]
+	if ok && c.sync.Valid() {
+		return h, c.gen, true
+	}
+	return nil, c.gen, false
+}
+
+// putHeader keeps a header picker read after generation gen, unless
+// something was dropped since.
+func (c *pickerCache) putHeader(gen uint64, userID int64, current string, h *postgres.PickerHeader) {
+	if h == nil || !c.sync.Valid() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.headers) >= maxPickerAnswers {
+		clear(c.headers)
+	}
+	c.headers[pickerKey(userID, current)] = h
 }
 
 // pickerSearch is PickerSearch through the cache.

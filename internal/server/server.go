@@ -42,6 +42,7 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.cacheSync.OnError = func(err error) { s.log.Warn("session cache listener", "err", err) }
 	s.store = newSessionStore(db, newSessionCache(s.cacheSync))
 	s.picks = newPickerCache(s.cacheSync)
+	s.store.picks = s.picks
 	s.cacheSync.Invalidate = func(key string) { s.store.cache.invalidate(key); s.picks.invalidate(key) }
 	s.cacheSync.Reset = func() { s.store.cache.reset(); s.picks.invalidate("") }
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")

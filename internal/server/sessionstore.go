@@ -27,6 +27,8 @@ type sessionStore struct {
 	db    *postgres.DB
 	hints *bounded[string, int64]
 	cache *sessionCache
+	// picks keeps header pickers (set by New).
+	picks *pickerCache
 }
 
 func newSessionStore(db *postgres.DB, cache *sessionCache) *sessionStore {
@@ -74,9 +76,17 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 		user := u.user
 		sr := &postgres.SessionRead{Found: true, Data: sess.data, Expiry: sess.expiry, User: &user, LastAccountID: u.lastAccountID}
 		if portal.ValidTechPrefix(pf.prefix) {
-			ar, err := st.db.AccountRead(ctx, sess.userID, pf.prefix)
+			// The header picker from memory when it is kept: the round
+			// trip reads the access alone.
+			h, gen, kept := st.picks.header(sess.userID, pf.prefix)
+			ar, err := st.db.AccountRead(ctx, sess.userID, pf.prefix, !kept)
 			if err != nil {
 				return nil, false, err
+			}
+			if kept {
+				ar.Picker = h
+			} else {
+				st.picks.putHeader(gen, sess.userID, pf.prefix, ar.Picker)
 			}
 			sr.Account = ar
 		}

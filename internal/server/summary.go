@@ -115,7 +115,13 @@ func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request, page bool)
 	var ph *postgres.PickerHeader
 	var err error
 	if page {
-		sc, ph, err = s.db.SummaryFrame(r.Context(), uid)
+		h, gen, kept := s.picks.header(uid, "")
+		sc, ph, err = s.db.SummaryFrame(r.Context(), uid, !kept)
+		if kept {
+			ph = h
+		} else if err == nil {
+			s.picks.putHeader(gen, uid, "", ph)
+		}
 	} else {
 		sc, err = s.db.SummaryScopeOf(r.Context(), uid)
 	}

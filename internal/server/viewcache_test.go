@@ -204,3 +204,81 @@ func TestPickerSearchFollowsAnnouncements(t *testing.T) {
 		t.Fatalf("Power's picker still lists 31415902 after the role went: %v", got)
 	}
 }
+
+// headerOf is the header of a page: what comes before <main>.
+func headerOf(body string) string {
+	head, _, _ := strings.Cut(body, "<main>")
+	return head
+}
+
+// TestHeaderPickerFollowsAnnouncements: the header picker's recent
+// accounts come from memory, and a change to them (a rename, a switch to
+// another account) shows on every instance: through the portal at once,
+// straight in the database once announced.
+func TestHeaderPickerFollowsAnnouncements(t *testing.T) {
+	dbURL := postgres.NewTestDB(t)
+	a := startTestApp(t, dbURL, nil)
+	if _, err := a.db.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := startTestApp(t, dbURL, nil)
+	ca, cb := a.client(), b.client()
+	ca.login("principal@acme.test", postgres.DemoPassword)
+	cb.login("principal@acme.test", postgres.DemoPassword)
+	barrier := func() {
+		t.Helper()
+		if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	header := func(c *client, path string) string {
+		t.Helper()
+		return headerOf(mustGet(t, c, path, http.StatusOK).body)
+	}
+	const west, summary = "/accounts/31415901", "/summary"
+	// Both instances keep the header of both kinds of page.
+	for _, c := range []*client{ca, cb} {
+		for _, p := range []string{west, summary} {
+			header(c, p)
+			header(c, p)
+		}
+	}
+	// A switch on one instance (a GET: announced, not waited for) puts
+	// Acme East among the recent accounts on the other once announced.
+	if r := ca.get("/switch?to=31415902"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("switch: %d", r.StatusCode)
+	}
+	barrier()
+	for _, p := range []string{west, summary} {
+		if got := saPrefixes(header(cb, p), "picker-entry"); !slices.Contains(got, "31415902") {
+			t.Fatalf("%s: the other instance's recent accounts are %v, without the one just opened", p, got)
+		}
+	}
+	// Renamed without its announcement: the headers come from memory.
+	exec(`ALTER TABLE accounts DISABLE TRIGGER accounts_cache_update`)
+	exec(`UPDATE accounts SET company_name = 'Acme East Quiet' WHERE tech_prefix = '31415902'`)
+	exec(`ALTER TABLE accounts ENABLE TRIGGER accounts_cache_update`)
+	for _, p := range []string{west, summary} {
+		if h := header(cb, p); strings.Contains(h, "Acme East Quiet") || !strings.Contains(h, "Acme East") {
+			t.Fatalf("%s: the header was not served from memory", p)
+		}
+	}
+	// Renamed through the portal on one instance: the other's next page
+	// has the new name.
+	form := profileForm("Acme East Portal", "east@acme.test")
+	form.Set("company_alias", "East")
+	if r := ca.post("/accounts/31415902/profile", form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("profile: %d %s", r.StatusCode, excerpt(r.body))
+	}
+	for _, p := range []string{west, summary} {
+		if h := header(cb, p); !strings.Contains(h, "Acme East Portal") {
+			t.Fatalf("%s: the other instance's header still has the old name after the rename answered", p)
+		}
+	}
+}
