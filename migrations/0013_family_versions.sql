@@ -46,6 +46,10 @@ BEGIN
     SELECT r, 1 FROM unnest(string_to_array(nullif(current_setting('portal.family_changes', true), ''), ',')::bigint[]) r
     ORDER BY r
     ON CONFLICT (root_id) DO UPDATE SET version = f.version + 1;
+    -- Announced too ("f" and the root), for the copies of the accounts'
+    -- access each instance keeps (internal/server/accesscache.go).
+    PERFORM pg_notify('portal_cache', 'f' || r)
+    FROM unnest(string_to_array(nullif(current_setting('portal.family_changes', true), ''), ',')::bigint[]) r;
     PERFORM set_config('portal.family_changes', '', true);
     DELETE FROM family_version_marks WHERE id = NEW.id;
     RETURN NULL;

@@ -85,13 +85,33 @@ func SessionCacheKey(token string) string {
 // UserCacheKey is how announcements name a user: "u" and the user's id.
 func UserCacheKey(id int64) string { return "u" + strconv.FormatInt(id, 10) }
 
-// PickerCacheKey reports whether an announcement names what the picker
-// lists (migration 0013): an account's name, prefix, status or family ("a"
-// and the family's root id), a user's roles ("m" and the user's id) or a
-// user's recent accounts ("r" and the user's id).
-func PickerCacheKey(key string) bool {
-	return len(key) > 1 && strings.IndexByte("amr", key[0]) >= 0 && strings.Trim(key[1:], "0123456789") == ""
+// The announcements of migration 0013, each a letter and an id: an
+// account's name, prefix, status or family changed ("a" and the family's
+// root), a user's roles or revocations ("m" and the user), a user's recent
+// accounts ("r" and the user), anything of a family ("f" and its root, at
+// the commit that raised its version).
+const (
+	AccountChanged = 'a'
+	RolesChanged   = 'm'
+	RecentChanged  = 'r'
+	FamilyChanged  = 'f'
+)
+
+// ParseCacheKey splits an announcement of migration 0013 into its letter
+// and id; ok is false for any other.
+func ParseCacheKey(key string) (kind byte, id int64, ok bool) {
+	if len(key) < 2 || strings.IndexByte("amrf", key[0]) < 0 {
+		return 0, 0, false
+	}
+	id, err := strconv.ParseInt(key[1:], 10, 64)
+	if err != nil || id < 0 {
+		return 0, 0, false
+	}
+	return key[0], id, true
 }
+
+// FamilyCacheKey is how announcements name a family: "f" and its root id.
+func FamilyCacheKey(root int64) string { return "f" + strconv.FormatInt(root, 10) }
 
 // NewCacheSync makes the synchronisation for one instance; Run starts it.
 func NewCacheSync(pool *pgxpool.Pool) *CacheSync {

@@ -48,6 +48,19 @@ type SummaryScope struct {
 	Stamp string
 }
 
+// Families lists the families the stamp names: every family the user holds
+// a role in when the scope was read.
+func (sc *SummaryScope) Families() []int64 {
+	var out []int64
+	for _, part := range strings.Split(sc.Stamp, ",") {
+		root, _, _ := strings.Cut(part, ":")
+		if id, err := strconv.ParseInt(root, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // SummaryFrame loads the user's summary scope and, if asked (picker), the
 // header picker of a page outside any account, in one round trip.
 func (db *DB) SummaryFrame(ctx context.Context, userID int64, picker bool) (*SummaryScope, *PickerHeader, error) {

@@ -73,10 +73,13 @@ func (c *pickerCache) put(gen uint64, key string, a pickerAnswer) {
 	c.answers[key] = a
 }
 
-// invalidate drops every answer on an announcement of an account or of a
-// user's roles ("" included: everything goes); it ignores the others.
+// invalidate drops everything kept on an announcement of an account, of a
+// user's roles or of a user's recent accounts ("" included: everything
+// goes); it ignores the others.
 func (c *pickerCache) invalidate(key string) {
-	if key != "" && !postgres.PickerCacheKey(key) {
+	if kind, _, ok := postgres.ParseCacheKey(key); key != "" && (!ok || kind == postgres.FamilyChanged) {
+		// Sessions and users are the session cache's; a family's data
+		// (calls, charges, numbers…) is not what the picker lists.
 		return
 	}
 	c.mu.Lock()

@@ -27,8 +27,10 @@ type Server struct {
 	cacheSync *postgres.CacheSync
 	// confirmers handle email links by token purpose.
 	confirmers map[string]confirmer
-	// picks keeps the picker's search answers.
-	picks *pickerCache
+	// picks keeps the picker's search answers and header pickers; access
+	// users' access to accounts.
+	picks  *pickerCache
+	access *accessCache
 	// views keeps rendered pages of families, stamped with their versions.
 	views   *viewCache
 	handler http.Handler
@@ -41,10 +43,14 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.cacheSync = postgres.NewCacheSync(db.Pool)
 	s.cacheSync.OnError = func(err error) { s.log.Warn("session cache listener", "err", err) }
 	s.store = newSessionStore(db, newSessionCache(s.cacheSync))
-	s.picks = newPickerCache(s.cacheSync)
-	s.store.picks = s.picks
-	s.cacheSync.Invalidate = func(key string) { s.store.cache.invalidate(key); s.picks.invalidate(key) }
-	s.cacheSync.Reset = func() { s.store.cache.reset(); s.picks.invalidate("") }
+	s.picks, s.access = newPickerCache(s.cacheSync), newAccessCache(s.cacheSync)
+	s.store.picks, s.store.access = s.picks, s.access
+	s.cacheSync.Invalidate = func(key string) {
+		s.store.cache.invalidate(key)
+		s.picks.invalidate(key)
+		s.access.invalidate(key)
+	}
+	s.cacheSync.Reset = func() { s.store.cache.reset(); s.picks.invalidate(""); s.access.invalidate("") }
 	s.sessions = newSessionManager(cfg, s.store, "portal_session", "/")
 	s.staff = newSessionManager(cfg, s.store, "portal_staff", "/staff")
 	// A session that cannot be loaded or saved (the database is down) gets

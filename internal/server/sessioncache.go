@@ -101,10 +101,11 @@ func (c *sessionCache) put(gen uint64, key string, s cachedSession, u cachedUser
 }
 
 // invalidate drops what one announcement names (a session or a user); it
-// ignores the picker's, and any other key, "" included, drops everything.
+// ignores those of migration 0013 (the picker's and the access cache's),
+// and any other key, "" included, drops everything.
 func (c *sessionCache) invalidate(key string) {
-	if postgres.PickerCacheKey(key) {
-		return
+	if _, _, ok := postgres.ParseCacheKey(key); ok {
+		return // the picker's and the access cache's
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -27,8 +27,10 @@ type sessionStore struct {
 	db    *postgres.DB
 	hints *bounded[string, int64]
 	cache *sessionCache
-	// picks keeps header pickers (set by New).
-	picks *pickerCache
+	// picks keeps header pickers, access users' access to accounts (both
+	// set by New).
+	picks  *pickerCache
+	access *accessCache
 }
 
 func newSessionStore(db *postgres.DB, cache *sessionCache) *sessionStore {
@@ -76,17 +78,9 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 		user := u.user
 		sr := &postgres.SessionRead{Found: true, Data: sess.data, Expiry: sess.expiry, User: &user, LastAccountID: u.lastAccountID}
 		if portal.ValidTechPrefix(pf.prefix) {
-			// The header picker from memory when it is kept: the round
-			// trip reads the access alone.
-			h, gen, kept := st.picks.header(sess.userID, pf.prefix)
-			ar, err := st.db.AccountRead(ctx, sess.userID, pf.prefix, !kept)
+			ar, err := st.accountRead(ctx, sess.userID, pf.prefix)
 			if err != nil {
 				return nil, false, err
-			}
-			if kept {
-				ar.Picker = h
-			} else {
-				st.picks.putHeader(gen, sess.userID, pf.prefix, ar.Picker)
 			}
 			sr.Account = ar
 		}
@@ -105,6 +99,31 @@ func (st *sessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	}
 	pf.userID, pf.read = uid, sr
 	return sr.Data, sr.Found, nil
+}
+
+// accountRead is the user's access to the account and the header picker
+// there, for a known session: each from memory when it is kept, so that a
+// page of an account may need no round trip; what is not kept is read in
+// one round trip, and kept.
+func (st *sessionStore) accountRead(ctx context.Context, userID int64, prefix string) (*postgres.AccountRead, error) {
+	h, hgen, hkept := st.picks.header(userID, prefix)
+	aa, agen, akept := st.access.get(userID, prefix)
+	if hkept && akept {
+		return &postgres.AccountRead{TechPrefix: prefix, Access: &postgres.AccessResult{AccountAccess: aa}, Picker: h}, nil
+	}
+	ar, err := st.db.AccountRead(ctx, userID, prefix, !hkept)
+	if err != nil {
+		return nil, err
+	}
+	if hkept {
+		ar.Picker = h
+	} else {
+		st.picks.putHeader(hgen, userID, prefix, ar.Picker)
+	}
+	if ar.Access.Err == nil {
+		st.access.put(agen, userID, prefix, ar.Access.AccountAccess)
+	}
+	return ar, nil
 }
 
 // CommitCtx is scs's write of a session; this instance forgets its copy at

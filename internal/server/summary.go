@@ -107,20 +107,30 @@ func pager(path string, q postgres.SummaryQuery, page, shown, total int) web.Pag
 }
 
 // summaryFrame loads the user's summary scope, and for a page the header
-// picker, in one round trip; it answers 404 to a user who may see no
-// family summary.
+// picker, from memory or in one round trip; it answers 404 to a user who
+// may see no family summary.
 func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request, page bool) (*postgres.SummaryScope, *postgres.PickerHeader, bool) {
 	uid := userFrom(r.Context()).ID
 	var sc *postgres.SummaryScope
 	var ph *postgres.PickerHeader
 	var err error
 	if page {
-		h, gen, kept := s.picks.header(uid, "")
-		sc, ph, err = s.db.SummaryFrame(r.Context(), uid, !kept)
-		if kept {
-			ph = h
-		} else if err == nil {
-			s.picks.putHeader(gen, uid, "", ph)
+		// Each from memory when it is kept; what is not, in one round trip.
+		h, hgen, hkept := s.picks.header(uid, "")
+		kept, sgen, skept := s.access.scope(uid)
+		switch {
+		case hkept && skept:
+			sc, ph = kept, h
+		default:
+			sc, ph, err = s.db.SummaryFrame(r.Context(), uid, !hkept)
+			if hkept {
+				ph = h
+			} else if err == nil {
+				s.picks.putHeader(hgen, uid, "", ph)
+			}
+			if err == nil {
+				s.access.putScope(sgen, uid, sc)
+			}
 		}
 	} else {
 		sc, err = s.db.SummaryScopeOf(r.Context(), uid)

@@ -23,8 +23,8 @@ func mainOf(body string) string {
 
 // TestViewCacheFollowsTheDatabase: the kept pages (dashboard, User
 // Management, call records, both summaries) are served from memory, and a
-// change committed straight into the database, announced to no one, shows
-// on the very next request of every instance.
+// change committed straight into the database shows on every instance once
+// it is announced: the family's version rises and the page's stamp with it.
 func TestViewCacheFollowsTheDatabase(t *testing.T) {
 	dbURL := postgres.NewTestDB(t)
 	a := startTestApp(t, dbURL, nil)
@@ -70,8 +70,9 @@ func TestViewCacheFollowsTheDatabase(t *testing.T) {
 				mustGet(t, c, p.path, http.StatusOK)
 				mustGet(t, c, p.path, http.StatusOK)
 			}
-			// Changed with the version trigger off: both instances keep
-			// showing their copies, which shows the pages come from memory.
+			// Changed with the version trigger off: the family's version
+			// stays, and both instances keep showing their copies, which
+			// shows the pages come from memory.
 			table, _, _ := strings.Cut(p.trigger, "_family_version")
 			exec(t, `ALTER TABLE `+table+` DISABLE TRIGGER `+p.trigger)
 			exec(t, p.change, p.values[0])
@@ -81,8 +82,13 @@ func TestViewCacheFollowsTheDatabase(t *testing.T) {
 					t.Fatalf("instance %d did not serve %s from memory", i, p.path)
 				}
 			}
-			// Changed as usual: the next request of each instance shows it.
+			// Changed as usual: each instance shows it once the change is
+			// announced (a change through the portal waits for that before
+			// it answers: TestAccessCacheAcrossInstances).
 			exec(t, p.change, p.values[1])
+			if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			for i, c := range []*client{ca, cb} {
 				if body := mainOf(mustGet(t, c, p.path, http.StatusOK).body); !strings.Contains(body, shown(p.values[1])) {
 					t.Fatalf("instance %d still shows its copy of %s after a committed change", i, p.path)
@@ -280,5 +286,82 @@ func TestHeaderPickerFollowsAnnouncements(t *testing.T) {
 		if h := header(cb, p); !strings.Contains(h, "Acme East Portal") {
 			t.Fatalf("%s: the other instance's header still has the old name after the rename answered", p)
 		}
+	}
+}
+
+// TestAccessCacheAcrossInstances: a user's access to an account is kept in
+// memory, and a role changed through the portal on one instance counts on
+// the very next request on another, both warm.
+func TestAccessCacheAcrossInstances(t *testing.T) {
+	dbURL := postgres.NewTestDB(t)
+	a := startTestApp(t, dbURL, nil)
+	if _, err := a.db.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := startTestApp(t, dbURL, nil)
+	paula := a.client()
+	paula.login("principal@acme.test", postgres.DemoPassword)
+	pete := b.client()
+	pete.login("power@acme.test", postgres.DemoPassword)
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	const keys = "/accounts/31415900/api-keys"
+	// The first request records the last account opened; the user, read
+	// again, is kept with the second; the access with the third.
+	for range 3 {
+		mustGet(t, pete, keys, http.StatusOK)
+	}
+	// Demoted without announcements: the other instance still lets him in
+	// from its copy, which shows the access comes from memory.
+	demote := `UPDATE memberships SET role = '%s' WHERE user_id = (SELECT id FROM users WHERE email = 'power@acme.test')
+		AND account_id = (SELECT id FROM accounts WHERE tech_prefix = '31415900')`
+	quiet := []string{"memberships_cache", "memberships_family_version_update"}
+	for _, tg := range quiet {
+		exec(`ALTER TABLE memberships DISABLE TRIGGER ` + tg)
+	}
+	exec(strings.Replace(demote, "%s", "general", 1))
+	for _, tg := range quiet {
+		exec(`ALTER TABLE memberships ENABLE TRIGGER ` + tg)
+	}
+	mustGet(t, pete, keys, http.StatusOK)
+	exec(strings.Replace(demote, "%s", "power", 1))
+	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, pete, keys, http.StatusOK)
+	// Demoted through the portal on the first instance: the second's very
+	// next request is refused, and its menu has no API keys.
+	id := a.userID("power@acme.test")
+	if r := paula.post(usersURL+"/"+id, acmeRoles("general", "power", "general", "none")); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change roles: %d %s", r.StatusCode, excerpt(r.body))
+	}
+	mustGet(t, pete, keys, http.StatusForbidden)
+	if body := mustGet(t, pete, "/accounts/31415900", http.StatusOK).body; strings.Contains(body, `data-testid="nav-api-keys"`) {
+		t.Error("the menu still offers API Keys to a General user")
+	}
+	// The account closed by staff-side SQL, then announced: not found.
+	exec(`UPDATE accounts SET status = 'closed' WHERE tech_prefix = '31415901'`)
+	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, pete, "/accounts/31415901", http.StatusNotFound)
+	// A role in a family the user had none in: their kept summary scope
+	// goes with the announcement of their roles.
+	gus := b.client()
+	gus.login("owner@globex.test", postgres.DemoPassword)
+	for range 3 {
+		mustGet(t, gus, "/summary", http.StatusNotFound)
+	}
+	exec(`INSERT INTO memberships (user_id, account_id, role) SELECT u.id, a.id, 'principal'
+		FROM users u, accounts a WHERE u.email = 'owner@globex.test' AND a.tech_prefix = '31415900'`)
+	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := saPrefixes(mustGet(t, gus, "/summary", http.StatusOK).body, "summary-row"); !slices.Contains(got, "31415900") {
+		t.Fatalf("the new Principal's summary lists %v", got)
 	}
 }
