@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -59,6 +60,7 @@ type options struct {
 	serverLog        string
 	only             string
 	pprof            string
+	pageCache        bool
 }
 
 // route is one measured page and its target.
@@ -84,6 +86,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.serverLog, "server-log", ".data/bench-server.log", "the server process's warnings and errors")
 	fs.StringVar(&o.only, "only", "", "comma-separated route ids to run (B1 is always run)")
 	fs.StringVar(&o.pprof, "pprof", "", "serve the server process's pprof on this address (e.g. 127.0.0.1:6060)")
+	fs.BoolVar(&o.pageCache, "page-cache", true, "run the server with its page, access and picker caches (PORTAL_PAGE_CACHE); false measures every page read from the database")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +113,7 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("no large data set in %s (run `portal seed --large` first): %w", redact(dbURL), err)
 	}
 
-	child, err := startServer(ctx, dbURL, o.serverLog, o.pprof)
+	child, err := startServer(ctx, dbURL, o.serverLog, o.pprof, o.pageCache)
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,7 @@ func run(ctx context.Context, args []string) error {
 		routes = filterRoutes(routes, o.only)
 	}
 	header := http.Header{"Cookie": {cookie}}
-	res := &results{Started: time.Now().UTC(), Rounds: o.rounds, Conns: o.conns, Seconds: o.duration.Seconds(),
+	res := &results{Started: time.Now().UTC(), Rounds: o.rounds, Conns: o.conns, Seconds: o.duration.Seconds(), PageCache: o.pageCache,
 		Data: dataInfo(info, month), Routes: map[string]*routeResult{}}
 	for _, r := range routes {
 		rr := &routeResult{ID: r.ID, Name: r.Name, Path: pathOf(r.urls[0]), Target: r.Target, Baseline: r.Baseline}
@@ -293,7 +296,7 @@ type child struct {
 }
 
 // startServer starts this program with -serve and waits for its addresses.
-func startServer(ctx context.Context, dbURL, logPath, pprofAddr string) (*child, error) {
+func startServer(ctx context.Context, dbURL, logPath, pprofAddr string, pageCache bool) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -303,7 +306,8 @@ func startServer(ctx context.Context, dbURL, logPath, pprofAddr string) (*child,
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, "-serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "PORTAL_ENV=development", "PORT=8080", "PORTAL_BENCH_PPROF="+pprofAddr)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "PORTAL_ENV=development", "PORT=8080", "PORTAL_BENCH_PPROF="+pprofAddr,
+		"PORTAL_PAGE_CACHE="+strconv.FormatBool(pageCache))
 	cmd.Stderr = logf
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -24,16 +24,19 @@ const (
 
 // results is everything one run measured; it is also the JSON written.
 type results struct {
-	Started time.Time               `json:"started"`
-	CPUs    int                     `json:"cpus"`
-	Rounds  int                     `json:"rounds"`
-	Conns   int                     `json:"connections"`
-	Seconds float64                 `json:"seconds_per_measurement"`
-	Data    map[string]any          `json:"data"`
-	Order   []string                `json:"order"`
-	Routes  map[string]*routeResult `json:"routes"`
-	R8      *r8Result               `json:"r8"`
-	Export  *exportResult           `json:"export"`
+	Started time.Time `json:"started"`
+	CPUs    int       `json:"cpus"`
+	// PageCache says whether the server kept pages, access and picker
+	// answers in memory (PORTAL_PAGE_CACHE).
+	PageCache bool                    `json:"page_cache"`
+	Rounds    int                     `json:"rounds"`
+	Conns     int                     `json:"connections"`
+	Seconds   float64                 `json:"seconds_per_measurement"`
+	Data      map[string]any          `json:"data"`
+	Order     []string                `json:"order"`
+	Routes    map[string]*routeResult `json:"routes"`
+	R8        *r8Result               `json:"r8"`
+	Export    *exportResult           `json:"export"`
 }
 
 // routeResult is one route's rounds and their median.
@@ -120,8 +123,12 @@ func verdict(p *bool, why string) string {
 
 // print writes the one table.
 func (res *results) print(w io.Writer) {
-	fmt.Fprintf(w, "\n%d sub-accounts, %d CDRs (%s … %s); %d connections, closed loop; median of %d rounds of %gs; %d CPUs\n\n",
-		res.Data["sub_accounts"], res.Data["cdrs"], res.Data["first_day"], res.Data["last_day"], res.Conns, res.Rounds, res.Seconds, res.CPUs)
+	caches := "on"
+	if !res.PageCache {
+		caches = "off (every page read from the database)"
+	}
+	fmt.Fprintf(w, "\n%d sub-accounts, %d CDRs (%s … %s); %d connections, closed loop; median of %d rounds of %gs; %d CPUs; page caches %s\n\n",
+		res.Data["sub_accounts"], res.Data["cdrs"], res.Data["first_day"], res.Data["last_day"], res.Conns, res.Rounds, res.Seconds, res.CPUs, caches)
 	fmt.Fprintf(w, "| route | what | rps | p50 ms | p99 ms | errors | ÷ B1 | target | result |\n|---|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, id := range res.Order {
 		rr := res.Routes[id]

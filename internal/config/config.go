@@ -30,6 +30,9 @@ type Config struct {
 	DBMaxConns      int32
 	EmailWorkers    int
 	LogLevel        string
+	// PageCache turns on the copies of pages, access and picker answers each
+	// instance keeps (the session cache is always on).
+	PageCache bool
 }
 
 // Development reports whether development conveniences (the dev mailbox,
@@ -73,6 +76,9 @@ func FromLookup(lookup func(string) (string, bool)) (*Config, error) {
 	var err error
 	if c.CookieSecure, err = strconv.ParseBool(get("PORTAL_COOKIE_SECURE", strconv.FormatBool(c.Production()))); err != nil {
 		return nil, fmt.Errorf("config: PORTAL_COOKIE_SECURE: %w", err)
+	}
+	if c.PageCache, err = strconv.ParseBool(get("PORTAL_PAGE_CACHE", "true")); err != nil {
+		return nil, fmt.Errorf("config: PORTAL_PAGE_CACHE: %w", err)
 	}
 	durations := []struct {
 		key string

@@ -30,6 +30,7 @@ type accessCache struct {
 	families, users map[int64]uint64
 	entries         map[accessKey]accessEntry
 	scopes          map[int64]scopeEntry
+	off             bool // keeps nothing (PORTAL_PAGE_CACHE=false)
 }
 
 // scopeEntry is a user's summary scope and the counts of every family it
@@ -71,7 +72,7 @@ func (c *accessCache) get(userID int64, prefix string) (*postgres.AccountAccess,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[accessKey{userID, prefix}]
-	if ok && e.family == c.families[e.aa.Account.RootID()] && e.userAt == c.users[userID] && c.sync.Valid() {
+	if ok && !c.off && e.family == c.families[e.aa.Account.RootID()] && e.userAt == c.users[userID] && c.sync.Valid() {
 		return e.aa, c.gen, true
 	}
 	return nil, c.gen, false
@@ -81,7 +82,7 @@ func (c *accessCache) get(userID int64, prefix string) (*postgres.AccountAccess,
 // dropped since. The copy is shared by the requests that use it: nothing
 // may change it.
 func (c *accessCache) put(gen uint64, userID int64, prefix string, aa *postgres.AccountAccess) {
-	if aa == nil || !c.sync.Valid() {
+	if aa == nil || c.off || !c.sync.Valid() {
 		return
 	}
 	c.mu.Lock()
@@ -101,7 +102,7 @@ func (c *accessCache) scope(userID int64) (*postgres.SummaryScope, uint64, bool)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.scopes[userID]
-	if !ok || e.userAt != c.users[userID] || !c.sync.Valid() {
+	if !ok || c.off || e.userAt != c.users[userID] || !c.sync.Valid() {
 		return nil, c.gen, false
 	}
 	for i, root := range e.roots {
@@ -115,7 +116,7 @@ func (c *accessCache) scope(userID int64) (*postgres.SummaryScope, uint64, bool)
 // putScope keeps a summary scope read after generation gen, unless
 // something was dropped since.
 func (c *accessCache) putScope(gen uint64, userID int64, sc *postgres.SummaryScope) {
-	if sc == nil || !c.sync.Valid() {
+	if sc == nil || c.off || !c.sync.Valid() {
 		return
 	}
 	c.mu.Lock()

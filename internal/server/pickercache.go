@@ -26,6 +26,7 @@ type pickerCache struct {
 	gen     uint64 // counts drops: a read that saw an older one is not kept
 	answers map[string]pickerAnswer
 	headers map[string]*postgres.PickerHeader
+	off     bool // keeps nothing (PORTAL_PAGE_CACHE=false)
 }
 
 type pickerAnswer struct {
@@ -50,7 +51,7 @@ func (c *pickerCache) get(key string) (pickerAnswer, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a, ok := c.answers[key]
-	if ok && c.sync.Valid() {
+	if ok && !c.off && c.sync.Valid() {
 		return a, c.gen, true
 	}
 	return pickerAnswer{}, c.gen, false
@@ -59,7 +60,7 @@ func (c *pickerCache) get(key string) (pickerAnswer, uint64, bool) {
 // put keeps an answer read after generation gen, unless something was
 // dropped since.
 func (c *pickerCache) put(gen uint64, key string, a pickerAnswer) {
-	if !c.sync.Valid() {
+	if c.off || !c.sync.Valid() {
 		return
 	}
 	c.mu.Lock()
@@ -96,7 +97,7 @@ func (c *pickerCache) header(userID int64, current string) (*postgres.PickerHead
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, ok := c.headers[pickerKey(userID, current)]
-	if ok && c.sync.Valid() {
+	if ok && !c.off && c.sync.Valid() {
 		return h, c.gen, true
 	}
 	return nil, c.gen, false
@@ -105,7 +106,7 @@ func (c *pickerCache) header(userID int64, current string) (*postgres.PickerHead
 // putHeader keeps a header picker read after generation gen, unless
 // something was dropped since.
 func (c *pickerCache) putHeader(gen uint64, userID int64, current string, h *postgres.PickerHeader) {
-	if h == nil || !c.sync.Valid() {
+	if h == nil || c.off || !c.sync.Valid() {
 		return
 	}
 	c.mu.Lock()

@@ -59,6 +59,9 @@ func New(cfg *config.Config, db *postgres.DB, logger *slog.Logger) *Server {
 	s.staff.ErrorFunc = s.serverError
 	s.confirmers = s.newConfirmers()
 	s.views = newViewCache(viewCacheLimit)
+	if !cfg.PageCache {
+		s.views.off, s.picks.off, s.access.off = true, true, true
+	}
 	s.handler = s.routes()
 	return s
 }

@@ -29,8 +29,9 @@ import (
 type viewCache struct {
 	mu      sync.Mutex
 	entries map[string]*viewEntry
-	size    int // bytes held
-	limit   int // most bytes held
+	size    int  // bytes held
+	limit   int  // most bytes held
+	off     bool // keeps nothing (PORTAL_PAGE_CACHE=false)
 }
 
 type viewEntry struct {
@@ -46,6 +47,9 @@ func newViewCache(limit int) *viewCache {
 }
 
 func (c *viewCache) get(key, stamp string) ([]byte, bool) {
+	if c.off {
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
@@ -57,7 +61,7 @@ func (c *viewCache) get(key, stamp string) ([]byte, bool) {
 
 func (c *viewCache) put(key, stamp string, html []byte) {
 	n := len(key) + len(html)
-	if n > c.limit/16 {
+	if c.off || n > c.limit/16 {
 		return
 	}
 	c.mu.Lock()
