@@ -365,3 +365,28 @@ func TestAccessCacheAcrossInstances(t *testing.T) {
 		t.Fatalf("the new Principal's summary lists %v", got)
 	}
 }
+
+// TestPageCacheOff: with PORTAL_PAGE_CACHE=false every page is read from
+// the database, even a change no trigger raised a version or announced.
+func TestPageCacheOff(t *testing.T) {
+	a := saDemo(t, map[string]string{"PORTAL_PAGE_CACHE": "false"})
+	c := a.saLogin("principal@acme.test")
+	for range 3 {
+		mustGet(t, c, "/accounts/31415901", http.StatusOK)
+		mustGet(t, c, "/summary", http.StatusOK)
+	}
+	for _, sql := range []string{
+		`ALTER TABLE accounts DISABLE TRIGGER USER`,
+		`UPDATE accounts SET company_name = 'West Never Kept' WHERE tech_prefix = '31415901'`,
+		`ALTER TABLE accounts ENABLE TRIGGER USER`,
+	} {
+		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for _, p := range []string{"/accounts/31415901", "/summary"} {
+		if body := mainOf(mustGet(t, c, p, http.StatusOK).body); !strings.Contains(body, "West Never Kept") {
+			t.Errorf("%s was served from a copy with the caches off", p)
+		}
+	}
+}
