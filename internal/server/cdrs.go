@@ -103,7 +103,7 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.CDRsPage(s.chrome(r, "Call records"), p))
 		return
 	}
-	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, func() (templ.Component, error) {
+	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, 0, func() (templ.Component, error) {
 		return s.cdrsContent(r, aa, f, form, p)
 	})
 	if err != nil {

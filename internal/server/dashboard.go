@@ -14,7 +14,7 @@ import (
 // calls and charges, and the latest activity.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	aa := accessFrom(r.Context())
-	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, func() (templ.Component, error) {
+	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, 0, func() (templ.Component, error) {
 		return s.dashboardContent(r, aa)
 	})
 	if err != nil {

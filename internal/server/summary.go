@@ -152,7 +152,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, func() (templ.Component, error) {
+	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, 0, func() (templ.Component, error) {
 		return s.summaryContent(r, sc)
 	})
 	if err != nil {
@@ -192,7 +192,7 @@ func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, func() (templ.Component, error) {
+	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, 0, func() (templ.Component, error) {
 		return s.billingSummaryContent(r, sc)
 	})
 	if err != nil {

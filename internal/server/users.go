@@ -15,6 +15,11 @@ import (
 	"carrierportal/web"
 )
 
+// invitationExpiryLag bounds how long a kept page of the list may show an
+// invitation as pending after it expired: expiry is the one change to the
+// list that comes with the time rather than with a write.
+const invitationExpiryLag = time.Minute
+
 // usersPerPage is the length of a User Management page.
 const usersPerPage = 100
 
@@ -105,7 +110,7 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(1, min(page, 100000))
 	f.Offset = (page - 1) * usersPerPage
-	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, func() (templ.Component, error) {
+	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, invitationExpiryLag, func() (templ.Component, error) {
 		return s.usersContent(r, aa, f, types, page)
 	})
 	if err != nil {

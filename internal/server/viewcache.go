@@ -37,6 +37,7 @@ type viewCache struct {
 type viewEntry struct {
 	stamp string
 	html  []byte
+	until time.Time // zero: while the stamp matches
 }
 
 // viewCacheLimit bounds the memory the copies hold.
@@ -53,13 +54,13 @@ func (c *viewCache) get(key, stamp string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[key]
-	if e == nil || e.stamp != stamp {
+	if e == nil || e.stamp != stamp || !e.until.IsZero() && !time.Now().Before(e.until) {
 		return nil, false
 	}
 	return e.html, true
 }
 
-func (c *viewCache) put(key, stamp string, html []byte) {
+func (c *viewCache) put(key, stamp string, html []byte, until time.Time) {
 	n := len(key) + len(html)
 	if c.off || n > c.limit/16 {
 		return
@@ -78,7 +79,7 @@ func (c *viewCache) put(key, stamp string, html []byte) {
 		c.size -= len(k) + len(e.html)
 		delete(c.entries, k)
 	}
-	c.entries[key] = &viewEntry{stamp: stamp, html: html}
+	c.entries[key] = &viewEntry{stamp: stamp, html: html, until: until}
 	c.size += n
 }
 
@@ -108,9 +109,11 @@ func viewKey(r *http.Request, role portal.Role) string {
 }
 
 // cachedView is the content of a page: the copy kept under key while stamp
-// still names the families' versions, or else what fill builds, rendered
-// and kept. A fill that fails keeps nothing; an empty stamp keeps nothing.
-func (s *Server) cachedView(ctx context.Context, key, stamp string, fill func() (templ.Component, error)) (templ.Component, error) {
+// still names the families' versions (and, for a page that changes with
+// the time of day, for at most maxAge; 0: no limit), or else what fill
+// builds, rendered and kept. A fill that fails keeps nothing; an empty
+// stamp keeps nothing.
+func (s *Server) cachedView(ctx context.Context, key, stamp string, maxAge time.Duration, fill func() (templ.Component, error)) (templ.Component, error) {
 	if stamp != "" {
 		if html, ok := s.views.get(key, stamp); ok {
 			return rawHTML(html), nil
@@ -125,7 +128,11 @@ func (s *Server) cachedView(ctx context.Context, key, stamp string, fill func() 
 		return nil, err
 	}
 	html := buf.Bytes()
-	s.views.put(key, stamp, html)
+	var until time.Time
+	if maxAge > 0 {
+		until = time.Now().Add(maxAge)
+	}
+	s.views.put(key, stamp, html, until)
 	return rawHTML(html), nil
 }
 

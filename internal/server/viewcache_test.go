@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"carrierportal/internal/portal"
 	"carrierportal/internal/postgres"
@@ -122,7 +123,7 @@ func TestViewCacheLimit(t *testing.T) {
 	c := newViewCache(1000)
 	page := make([]byte, 50)
 	for i := range 100 {
-		c.put("key"+itoa(i), "1:1", page)
+		c.put("key"+itoa(i), "1:1", page, time.Time{})
 		if c.size > c.limit {
 			t.Fatalf("after %d copies the cache holds %d bytes, over its %d", i+1, c.size, c.limit)
 		}
@@ -133,7 +134,11 @@ func TestViewCacheLimit(t *testing.T) {
 	if _, ok := c.get("key99", "1:2"); ok {
 		t.Fatal("a copy served under another stamp")
 	}
-	c.put("big", "1:1", make([]byte, 900))
+	c.put("old", "1:1", page, time.Now().Add(-time.Millisecond))
+	if _, ok := c.get("old", "1:1"); ok {
+		t.Fatal("a copy served past its age")
+	}
+	c.put("big", "1:1", make([]byte, 900), time.Time{})
 	if _, ok := c.get("big", "1:1"); ok {
 		t.Fatal("a copy of a sixteenth of the limit or more was kept")
 	}
