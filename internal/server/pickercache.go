@@ -75,13 +75,16 @@ func (c *pickerCache) put(gen uint64, key string, a pickerAnswer) {
 }
 
 // invalidate drops everything kept on an announcement of an account, of a
-// user's roles or of a user's recent accounts ("" included: everything
-// goes); it ignores the others.
+// user's roles or of a user's recent accounts; it ignores those of
+// sessions, users and families' data, and any other key, "" included,
+// drops everything too.
 func (c *pickerCache) invalidate(key string) {
-	if kind, _, ok := postgres.ParseCacheKey(key); key != "" && (!ok || kind == postgres.FamilyChanged) {
-		// Sessions and users are the session cache's; a family's data
-		// (calls, charges, numbers…) is not what the picker lists.
-		return
+	kind, _, ok := postgres.ParseCacheKey(key)
+	switch {
+	case !ok && key != "" && (key[0] == 's' || key[0] == 'u'):
+		return // sessions and users: the session cache's
+	case ok && kind == postgres.FamilyChanged:
+		return // a family's data (calls, charges, numbers…) is not what the picker lists
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -395,3 +395,47 @@ func TestPageCacheOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheKeysReachTheirCaches: each cache drops what an announcement
+// names for it, leaves alone what belongs to another, and drops everything
+// on a key it does not know.
+func TestCacheKeysReachTheirCaches(t *testing.T) {
+	fam := &postgres.AccountAccess{}
+	fam.Account.ID = 7
+	tests := []struct {
+		key                   string
+		picker, family, owner bool // dropped: picker answers, family 7's access, user 3's access
+	}{
+		{"s0123abcd", false, false, false},
+		{"u3", false, false, false},
+		{"a7", true, false, false},
+		{"r3", true, false, false},
+		{"m3", true, false, true},
+		{"f7", false, true, false},
+		{"f8", false, false, false},
+		{"m4", true, false, false},
+		{"x1", true, true, true},
+		{"", true, true, true},
+	}
+	for _, tc := range tests {
+		p := newPickerCache(nil)
+		p.answers["3 east"] = pickerAnswer{}
+		a := newAccessCache(nil)
+		a.entries[accessKey{3, "00000007"}] = accessEntry{aa: fam}
+		famBefore, userBefore := a.families[7], a.users[3]
+		p.invalidate(tc.key)
+		a.invalidate(tc.key)
+		_, kept := a.entries[accessKey{3, "00000007"}]
+		familyDropped := !kept || a.families[7] != famBefore
+		userDropped := !kept || a.users[3] != userBefore
+		if got := len(p.answers) == 0; got != tc.picker {
+			t.Errorf("%q: picker dropped %v, want %v", tc.key, got, tc.picker)
+		}
+		if familyDropped != tc.family {
+			t.Errorf("%q: family's access dropped %v, want %v", tc.key, familyDropped, tc.family)
+		}
+		if userDropped != tc.owner {
+			t.Errorf("%q: user's access dropped %v, want %v", tc.key, userDropped, tc.owner)
+		}
+	}
+}
