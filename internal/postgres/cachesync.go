@@ -21,7 +21,9 @@ import (
 // with the database and with every other instance.
 //
 // Triggers announce every change to a stored session or a user on the
-// portal_cache channel when its transaction commits (migration 0011). Run
+// portal_cache channel when its transaction commits (migration 0011), and
+// every change to a family, to an account's names, status or family, to a
+// user's roles and to a user's recent accounts (migration 0013). Run
 // listens on a connection of its own and hands each announcement to
 // Invalidate. Copies may be used only while Valid: the listener is
 // connected and has proved so within the lease. An instance whose listener
@@ -42,7 +44,8 @@ type CacheSync struct {
 	id   string // this instance, as its listener's application_name shows it
 
 	// Invalidate is called, on the listener's goroutine, with the key of
-	// each announcement (SessionCacheKey, UserCacheKey); Reset when every
+	// each announcement (SessionCacheKey, UserCacheKey, ParseCacheKey's);
+	// Reset when every
 	// copy must go (the listener connected or lost its
 	// connection). Both must be set before Run.
 	Invalidate func(key string)

@@ -22,26 +22,51 @@ func mainOf(body string) string {
 	return body
 }
 
-// TestViewCacheFollowsTheDatabase: the kept pages (dashboard, User
-// Management, call records, both summaries) are served from memory, and a
-// change committed straight into the database shows on every instance once
-// it is announced: the family's version rises and the page's stamp with it.
-func TestViewCacheFollowsTheDatabase(t *testing.T) {
+// demoPair is two instances of the portal on one database with the demo
+// data, and the Principal of Acme signed in on each.
+type demoPair struct {
+	a, b   *testApp
+	ca, cb *client
+}
+
+func newDemoPair(t *testing.T) *demoPair {
+	t.Helper()
 	dbURL := postgres.NewTestDB(t)
 	a := startTestApp(t, dbURL, nil)
 	if _, err := a.db.SeedDemo(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	b := startTestApp(t, dbURL, nil)
-	ca, cb := a.client(), b.client()
-	ca.login("principal@acme.test", postgres.DemoPassword)
-	cb.login("principal@acme.test", postgres.DemoPassword)
-	exec := func(t *testing.T, sql string, args ...any) {
-		t.Helper()
-		if _, err := a.pool.Exec(context.Background(), sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+	p := &demoPair{a: a, b: startTestApp(t, dbURL, nil)}
+	p.ca, p.cb = p.a.client(), p.b.client()
+	p.ca.login("principal@acme.test", postgres.DemoPassword)
+	p.cb.login("principal@acme.test", postgres.DemoPassword)
+	return p
+}
+
+// exec runs SQL straight in the database, outside the portal.
+func (p *demoPair) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := p.a.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// barrier returns once both instances have taken in every change
+// committed before it.
+func (p *demoPair) barrier(t *testing.T) {
+	t.Helper()
+	if err := p.a.app.cacheSync.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestViewCacheFollowsTheDatabase: the kept pages (dashboard, User
+// Management, call records, both summaries) are served from memory, and a
+// change committed straight into the database shows on every instance once
+// it is announced: the family's version rises and the page's stamp with it.
+func TestViewCacheFollowsTheDatabase(t *testing.T) {
+	d := newDemoPair(t)
+	ca, cb, exec := d.ca, d.cb, d.exec
 	const (
 		renameWest = `UPDATE accounts SET company_name = $1 WHERE tech_prefix = '31415901'`
 		renameUser = `UPDATE users SET full_name = $1 WHERE email = 'general@acme.test'`
@@ -87,9 +112,7 @@ func TestViewCacheFollowsTheDatabase(t *testing.T) {
 			// announced (a change through the portal waits for that before
 			// it answers: TestAccessCacheAcrossInstances).
 			exec(t, p.change, p.values[1])
-			if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			d.barrier(t)
 			for i, c := range []*client{ca, cb} {
 				if body := mainOf(mustGet(t, c, p.path, http.StatusOK).body); !strings.Contains(body, shown(p.values[1])) {
 					t.Fatalf("instance %d still shows its copy of %s after a committed change", i, p.path)
@@ -149,23 +172,11 @@ func TestViewCacheLimit(t *testing.T) {
 // instance: at once for a change made through the portal (the barrier),
 // once announced for one made straight in the database.
 func TestPickerSearchFollowsAnnouncements(t *testing.T) {
-	dbURL := postgres.NewTestDB(t)
-	a := startTestApp(t, dbURL, nil)
-	if _, err := a.db.SeedDemo(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	b := startTestApp(t, dbURL, nil)
-	ca, cb := a.client(), b.client()
-	ca.login("principal@acme.test", postgres.DemoPassword)
-	cb.login("principal@acme.test", postgres.DemoPassword)
-	pete := b.client()
+	d := newDemoPair(t)
+	ca, cb := d.ca, d.cb
+	pete := d.b.client()
 	pete.login("power@acme.test", postgres.DemoPassword)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := a.pool.Exec(context.Background(), sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); d.exec(t, sql) }
 	search := func(c *client, q string) string {
 		t.Helper()
 		return mustGet(t, c, "/picker?q="+url.QueryEscape(q), http.StatusOK).body
@@ -194,9 +205,7 @@ func TestPickerSearchFollowsAnnouncements(t *testing.T) {
 	}
 	// Changed in the database: every instance has it once announced.
 	exec(`UPDATE accounts SET company_name = 'Acme West Direct' WHERE tech_prefix = '31415901'`)
-	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d.barrier(t)
 	for i, c := range []*client{ca, cb} {
 		if !strings.Contains(search(c, "west"), "Acme West Direct") {
 			t.Fatalf("instance %d still lists the old name after the announcement", i)
@@ -208,9 +217,7 @@ func TestPickerSearchFollowsAnnouncements(t *testing.T) {
 	}
 	exec(`DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE email = 'power@acme.test')
 		AND account_id = (SELECT id FROM accounts WHERE tech_prefix = '31415902')`)
-	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d.barrier(t)
 	if got := saPrefixes(search(pete, ""), "picker-entry"); slices.Contains(got, "31415902") {
 		t.Fatalf("Power's picker still lists 31415902 after the role went: %v", got)
 	}
@@ -227,27 +234,10 @@ func headerOf(body string) string {
 // another account) shows on every instance: through the portal at once,
 // straight in the database once announced.
 func TestHeaderPickerFollowsAnnouncements(t *testing.T) {
-	dbURL := postgres.NewTestDB(t)
-	a := startTestApp(t, dbURL, nil)
-	if _, err := a.db.SeedDemo(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	b := startTestApp(t, dbURL, nil)
-	ca, cb := a.client(), b.client()
-	ca.login("principal@acme.test", postgres.DemoPassword)
-	cb.login("principal@acme.test", postgres.DemoPassword)
-	barrier := func() {
-		t.Helper()
-		if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec := func(sql string) {
-		t.Helper()
-		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	d := newDemoPair(t)
+	ca, cb := d.ca, d.cb
+	barrier := func() { t.Helper(); d.barrier(t) }
+	exec := func(sql string) { t.Helper(); d.exec(t, sql) }
 	header := func(c *client, path string) string {
 		t.Helper()
 		return headerOf(mustGet(t, c, path, http.StatusOK).body)
@@ -298,22 +288,11 @@ func TestHeaderPickerFollowsAnnouncements(t *testing.T) {
 // memory, and a role changed through the portal on one instance counts on
 // the very next request on another, both warm.
 func TestAccessCacheAcrossInstances(t *testing.T) {
-	dbURL := postgres.NewTestDB(t)
-	a := startTestApp(t, dbURL, nil)
-	if _, err := a.db.SeedDemo(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	b := startTestApp(t, dbURL, nil)
-	paula := a.client()
-	paula.login("principal@acme.test", postgres.DemoPassword)
+	d := newDemoPair(t)
+	a, b, paula := d.a, d.b, d.ca
 	pete := b.client()
 	pete.login("power@acme.test", postgres.DemoPassword)
-	exec := func(sql string) {
-		t.Helper()
-		if _, err := a.pool.Exec(context.Background(), sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := func(sql string) { t.Helper(); d.exec(t, sql) }
 	const keys = "/accounts/31415900/api-keys"
 	// The first request records the last account opened; the user, read
 	// again, is kept with the second; the access with the third.
@@ -334,9 +313,7 @@ func TestAccessCacheAcrossInstances(t *testing.T) {
 	}
 	mustGet(t, pete, keys, http.StatusOK)
 	exec(strings.Replace(demote, "%s", "power", 1))
-	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d.barrier(t)
 	mustGet(t, pete, keys, http.StatusOK)
 	// Demoted through the portal on the first instance: the second's very
 	// next request is refused, and its menu has no API keys.
@@ -350,9 +327,7 @@ func TestAccessCacheAcrossInstances(t *testing.T) {
 	}
 	// The account closed by staff-side SQL, then announced: not found.
 	exec(`UPDATE accounts SET status = 'closed' WHERE tech_prefix = '31415901'`)
-	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d.barrier(t)
 	mustGet(t, pete, "/accounts/31415901", http.StatusNotFound)
 	// A role in a family the user had none in: their kept summary scope
 	// goes with the announcement of their roles.
@@ -363,9 +338,7 @@ func TestAccessCacheAcrossInstances(t *testing.T) {
 	}
 	exec(`INSERT INTO memberships (user_id, account_id, role) SELECT u.id, a.id, 'principal'
 		FROM users u, accounts a WHERE u.email = 'owner@globex.test' AND a.tech_prefix = '31415900'`)
-	if err := a.app.cacheSync.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d.barrier(t)
 	if got := saPrefixes(mustGet(t, gus, "/summary", http.StatusOK).body, "summary-row"); !slices.Contains(got, "31415900") {
 		t.Fatalf("the new Principal's summary lists %v", got)
 	}
