@@ -21,8 +21,8 @@ import (
 // touches on every instance, and requests that change something wait
 // (barrier) until every instance has dropped them before they answer. So a
 // sign-out, a password change or an expiry counts on the very next request
-// everywhere, as it does without the cache. Roles and access are never
-// kept: they are read with each page.
+// everywhere, as it does without the cache. Roles and access are kept
+// apart, by the access cache (accesscache.go), with the same guarantees.
 type sessionCache struct {
 	sync *postgres.CacheSync
 
