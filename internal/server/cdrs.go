@@ -100,7 +100,7 @@ func (s *Server) cdrsPage(w http.ResponseWriter, r *http.Request) {
 	base := acctURL(aa, "")
 	p := web.CDRsProps{Base: base, Filter: form, Invalid: !ok}
 	if !ok {
-		s.render(w, r, http.StatusUnprocessableEntity, web.CDRsPage(s.chrome(r, "Call records"), p))
+		s.render(w, r, http.StatusUnprocessableEntity, web.Page(s.chrome(r, "Call records"), web.CDRsContent(p)))
 		return
 	}
 	content, err := s.cachedView(r.Context(), viewKey(r, aa.Role), aa.Stamp, 0, func() (templ.Component, error) {
@@ -169,7 +169,7 @@ func (s *Server) cdrsCSV(w http.ResponseWriter, r *http.Request) {
 	f, form, ok := parseCDRFilter(r.URL.Query(), time.Now())
 	if !ok {
 		p := web.CDRsProps{Base: acctURL(aa, ""), Filter: form, Invalid: true}
-		s.render(w, r, http.StatusUnprocessableEntity, web.CDRsPage(s.chrome(r, "Call records"), p))
+		s.render(w, r, http.StatusUnprocessableEntity, web.Page(s.chrome(r, "Call records"), web.CDRsContent(p)))
 		return
 	}
 	name := "cdrs-" + aa.Account.TechPrefix + "-" + form.Values["from"] + "-to-" + form.Values["to"] + ".csv"

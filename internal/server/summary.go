@@ -148,18 +148,30 @@ func (s *Server) summaryFrame(w http.ResponseWriter, r *http.Request, page bool)
 
 // summary is the All Accounts summary.
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	s.summaryPage(w, r, "All Accounts", s.summaryContent)
+}
+
+// billingSummary is the Billing Summary of one month.
+func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
+	s.summaryPage(w, r, "Billing Summary", s.billingSummaryContent)
+}
+
+// summaryPage is a summary page: its content kept under the stamp of the
+// user's families, or built by content.
+func (s *Server) summaryPage(w http.ResponseWriter, r *http.Request, title string,
+	content func(*http.Request, *postgres.SummaryScope) (templ.Component, error)) {
 	sc, ph, ok := s.summaryFrame(w, r, true)
 	if !ok {
 		return
 	}
-	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, 0, func() (templ.Component, error) {
-		return s.summaryContent(r, sc)
+	c, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, 0, func() (templ.Component, error) {
+		return content(r, sc)
 	})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, web.Page(s.summaryChrome(r, "All Accounts", ph), content))
+	s.render(w, r, http.StatusOK, web.Page(s.summaryChrome(r, title, ph), c))
 }
 
 // summaryContent reads and builds one page of the All Accounts summary.
@@ -185,22 +197,6 @@ func (s *Server) summaryContent(r *http.Request, sc *postgres.SummaryScope) (tem
 
 // minutes rounds billed seconds up to whole minutes.
 func minutes(secs int64) int64 { return (secs + 59) / 60 }
-
-// billingSummary is the Billing Summary of one month.
-func (s *Server) billingSummary(w http.ResponseWriter, r *http.Request) {
-	sc, ph, ok := s.summaryFrame(w, r, true)
-	if !ok {
-		return
-	}
-	content, err := s.cachedView(r.Context(), viewKey(r, portal.RoleNone), sc.Stamp, 0, func() (templ.Component, error) {
-		return s.billingSummaryContent(r, sc)
-	})
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, web.Page(s.summaryChrome(r, "Billing Summary", ph), content))
-}
 
 // billingSummaryContent reads and builds one page of the Billing Summary.
 func (s *Server) billingSummaryContent(r *http.Request, sc *postgres.SummaryScope) (templ.Component, error) {
